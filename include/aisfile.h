@@ -1,0 +1,194 @@
+/*
+ * aisfile.h - read an object in a remote object store as a resilient stream.
+ *
+ * This header is the whole public contract of libaisfile.  Everything a caller
+ * may rely on is written here; anything not written here may change.
+ *
+ * An ais_stream reads one object over HTTP(S) (an AIStore cluster, or any
+ * server that answers Range requests).  When the connection breaks, stalls, or
+ * the server answers 5xx, the stream re-requests the rest with
+ * "Range: bytes=N-" from the original URL and the caller never sees the break.
+ * If the object changes between two requests the read fails with ESTALE; bytes
+ * from two versions are never spliced.
+ *
+ * Errors: every function that can fail sets errno and leaves a message that
+ * names what happened (HTTP status, the server's own error text, the URL, the
+ * byte offset).  Read it with ais_errmsg() for a stream, or ais_last_error()
+ * for the calling thread (useful when you only hold a FILE*).
+ *
+ * Thread safety: one stream must not be used by two threads at the same time.
+ * Different streams may be used concurrently from different threads.  The
+ * library initialises libcurl once, thread-safely, on first use.
+ */
+#ifndef AISFILE_H
+#define AISFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AIS_EXPORT __attribute__((visibility("default")))
+#else
+#define AIS_EXPORT
+#endif
+
+/* An open object stream.  Opaque; created by ais_open(), freed by ais_close(). */
+typedef struct ais_stream ais_stream;
+
+/*
+ * Tuning.  A field left at 0 (or NULL) takes its value from the environment
+ * where a variable is named below, else the built-in default; a value set here
+ * wins over the environment.  Zero-initialise the struct (AIS_OPTIONS_INIT)
+ * and set only what you need.  Passing NULL options to ais_open() is the same
+ * as passing a zeroed struct.
+ */
+struct ais_options {
+	/* Time to establish a connection.  Env AIS_CONNECT_TIMEOUT (seconds).
+	 * Default 10000 ms. */
+	long connect_timeout_ms;
+	/* A request that delivers no byte for this long is treated as broken and
+	 * resumed (stall detection).  Env AIS_READ_TIMEOUT (seconds).  Default
+	 * 30000 ms. */
+	long read_timeout_ms;
+	/* Consecutive failed attempts allowed before a read fails with EIO.  An
+	 * attempt that delivers at least one byte resets the count.  -1 means
+	 * no retry at all.  Env AIS_MAX_RETRIES.  Default 8. */
+	int max_retries;
+	/* Total time, in ms, that consecutive failed attempts may take, from the
+	 * start of the first attempt that failed after the last byte.  Env
+	 * AIS_RETRY_TIME (seconds).  Default 120000 ms. */
+	long retry_time_ms;
+	/* Backoff before the first retry; it doubles on each further failure,
+	 * up to backoff_max_ms, with random jitter of up to half its value.
+	 * Defaults 100 ms and 5000 ms. */
+	long backoff_initial_ms;
+	long backoff_max_ms;
+	/* Size of the buffer the transport fills and ais_next() hands out.
+	 * Default 4 MiB; at least 64 KiB is used. */
+	size_t chunk_size;
+	/* A forward skip or seek of at most this many bytes past the fetched data
+	 * reads through on the open connection instead of sending a new Range
+	 * request.  Default 256 KiB. */
+	size_t skip_read_through;
+	/* Extra request headers, "Name: value", NULL-terminated array.  Copied by
+	 * ais_open(); the caller keeps ownership. */
+	const char *const *headers;
+	/* Base URL of the AIStore gateway for ais:// URLs, e.g.
+	 * "http://localhost:8080".  Env AIS_ENDPOINT.  No default. */
+	const char *endpoint;
+};
+
+#define AIS_OPTIONS_INIT {0}
+
+/* Counters of one stream, read with ais_stats(). */
+struct ais_stats {
+	uint64_t requests;        /* HTTP requests sent (each redirect hop not counted) */
+	uint64_t resumes;         /* requests that continued a broken transfer */
+	uint64_t seeks;           /* requests started because of a seek or skip */
+	uint64_t failures;        /* attempts that failed and were retried */
+	uint64_t bytes_received;  /* body bytes taken from the network */
+	uint64_t bytes_discarded; /* received bytes dropped (read-through skips,
+	                           * a server that ignored Range) */
+	uint64_t bytes_delivered; /* bytes handed to the caller */
+	uint64_t bytes_copied;    /* bytes the library copied into caller buffers
+	                           * (ais_read, the FILE* shim); 0 on the
+	                           * ais_next and libarchive paths */
+};
+
+/*
+ * Open the object at url for reading and wait for the server's first answer,
+ * so that a missing object or a refused request fails here.
+ *
+ * url: "http://...", "https://...", or "ais://BUCKET/OBJECT", which is read
+ * through the AIStore gateway given by opts->endpoint or AIS_ENDPOINT as
+ * GET {endpoint}/v1/objects/BUCKET/OBJECT?provider=ais.
+ *
+ * Returns a stream, or NULL with errno set:
+ *   EINVAL  NULL or malformed URL, unknown scheme, ais:// without endpoint
+ *   ENOENT  404
+ *   EACCES  401, 403
+ *   EIO     other 4xx (the server's text is in the message), or the retry
+ *           budget ran out on transport errors and 5xx
+ *   ENOMEM  out of memory
+ * The reason is in ais_last_error().
+ */
+AIS_EXPORT ais_stream *ais_open(const char *url, const struct ais_options *opts);
+
+/*
+ * Zero-copy read.  Sets *buf to the next bytes of the object, inside a buffer
+ * the transport filled, and returns their count (> 0).  Returns 0 at the end of
+ * the object, -1 with errno on failure (EIO, ESTALE, ...).
+ *
+ * Lifetime: *buf stays valid and unchanged until the next call of any
+ * function on the same stream (ais_next, ais_read, ais_seek, ais_close, ...),
+ * and no longer.  The caller must not write through it.
+ */
+AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf);
+
+/* Copying read of up to len bytes into buf.  Returns the count (short only at
+ * the end of the object), 0 at the end, -1 with errno on failure. */
+AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len);
+
+/*
+ * Move the read position, as lseek(2): whence is SEEK_SET, SEEK_CUR or
+ * SEEK_END.  Seeking costs no request when the target is inside data already
+ * fetched; otherwise the next read starts a Range request there.  Seeking
+ * past the end is allowed (reads then return 0).  Returns the new position,
+ * or -1 with errno: EINVAL (bad whence, negative target), ESPIPE (SEEK_END
+ * when the size is unknown).
+ */
+AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence);
+
+/* Current read position. */
+AIS_EXPORT int64_t ais_tell(const ais_stream *s);
+
+/* Object size in bytes, or -1 when the server did not tell it. */
+AIS_EXPORT int64_t ais_size(const ais_stream *s);
+
+/* Copy the stream's counters into *out.  Returns 0, or -1 with EINVAL. */
+AIS_EXPORT int ais_stats(const ais_stream *s, struct ais_stats *out);
+
+/* The message of the stream's last failure, or "" when none.  The string
+ * belongs to the stream and is valid until its next failure or close. */
+AIS_EXPORT const char *ais_errmsg(const ais_stream *s);
+
+/* The message of the last failure of any aisfile call on this thread, or ""
+ * when none (like dlerror(), but not cleared by reading).  Thread-local; valid
+ * until the next failing aisfile call on this thread. */
+AIS_EXPORT const char *ais_last_error(void);
+
+/* Close the stream and free everything it holds.  NULL is accepted.  Returns
+ * 0; the pointer is invalid afterwards. */
+AIS_EXPORT int ais_close(ais_stream *s);
+
+/*
+ * Open url as a read-only FILE* (glibc fopencookie).  mode must be "r" or
+ * "rb"; anything else fails with EINVAL.  fread, fgets, getline, fseek, ftell
+ * (SEEK_SET, SEEK_CUR, SEEK_END), feof, ferror and fclose work as on a file.
+ * Failures set errno and ais_last_error().  Returns NULL with errno as
+ * ais_open() on failure.
+ */
+AIS_EXPORT FILE *ais_fopen(const char *url, const char *mode);
+
+/*
+ * Wrap an open stream in a FILE*, as fdopen(3) does for a descriptor.  On
+ * success the FILE owns the stream: fclose() closes it, and the caller may use
+ * s only for ais_stats(), ais_errmsg(), ais_size() until then.  On failure
+ * (EINVAL bad mode or NULL, ENOMEM) s is left open and owned by the caller.
+ */
+AIS_EXPORT FILE *ais_fdopen(ais_stream *s, const char *mode);
+
+/* Library version string, e.g. "0.1.0". */
+AIS_EXPORT const char *ais_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AISFILE_H */

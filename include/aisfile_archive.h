@@ -1,0 +1,62 @@
+/*
+ * aisfile_archive.h - an ais_stream as a libarchive data source.
+ *
+ * The read callback hands libarchive a pointer into the buffer the transport
+ * filled (ais_next), so no byte is copied between the fetch and libarchive.
+ * The skip and seek callbacks become Range requests: listing a tar of large
+ * members, or reading one zip member through its central directory, does not
+ * download the whole object.
+ *
+ * Either wire the callbacks yourself:
+ *
+ *     ais_stream *s = ais_open(url, NULL);
+ *     archive_read_set_seek_callback(a, ais_archive_seek);   // optional
+ *     archive_read_open2(a, s, NULL, ais_archive_read, ais_archive_skip,
+ *                        ais_archive_close);
+ *
+ * or call ais_archive_open(a, url, opts), which does the same and reports
+ * failures through archive_set_error().  In both cases libarchive owns the
+ * stream afterwards and ais_archive_close() closes it.
+ */
+#ifndef AISFILE_ARCHIVE_H
+#define AISFILE_ARCHIVE_H
+
+#include <archive.h>
+
+#include "aisfile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* archive_read_callback: *buf points into the stream's fetch buffer, valid
+ * until libarchive calls back again (libarchive's own rule).  Errors are
+ * reported with archive_set_error() and ARCHIVE_FATAL. */
+AIS_EXPORT la_ssize_t ais_archive_read(struct archive *a, void *stream,
+                                       const void **buf);
+
+/* archive_skip_callback: skips up to request bytes (fewer only at the end of
+ * the object) and returns the count, or ARCHIVE_FATAL. */
+AIS_EXPORT la_int64_t ais_archive_skip(struct archive *a, void *stream,
+                                       la_int64_t request);
+
+/* archive_seek_callback: returns the new position, or ARCHIVE_FATAL. */
+AIS_EXPORT la_int64_t ais_archive_seek(struct archive *a, void *stream,
+                                       la_int64_t offset, int whence);
+
+/* archive_close_callback: closes the stream. */
+AIS_EXPORT int ais_archive_close(struct archive *a, void *stream);
+
+/*
+ * Open url with opts (NULL for defaults) and attach it to the archive a with
+ * the callbacks above, including the seek callback.  Returns ARCHIVE_OK, or
+ * ARCHIVE_FATAL with errno and archive_error_string(a) saying why.
+ */
+AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
+                                const struct ais_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AISFILE_ARCHIVE_H */

@@ -1,0 +1,81 @@
+/*
+ * archive.c - an ais_stream as a libarchive data source.  The read callback
+ * hands libarchive a pointer into the chunk the transport filled (no copy);
+ * skip and seek move the stream, which turns a long jump into a Range request.
+ */
+#include <errno.h>
+
+#include "internal.h"
+#include "aisfile_archive.h"
+
+AIS_EXPORT la_ssize_t ais_archive_read(struct archive *a, void *stream,
+                                       const void **buf)
+{
+	ssize_t n = ais_next(stream, buf);
+
+	if (n < 0) {
+		archive_set_error(a, errno, "%s", ais_errmsg(stream));
+		return ARCHIVE_FATAL;
+	}
+	return n;
+}
+
+AIS_EXPORT la_int64_t ais_archive_skip(struct archive *a, void *stream,
+                                       la_int64_t request)
+{
+	int64_t pos = ais_tell(stream), size = ais_size(stream);
+
+	if (request <= 0)
+		return 0;
+	/* Never claim bytes past the end: libarchive would take a truncated
+	 * archive for a whole one. */
+	if (size >= 0 && request > size - pos)
+		request = size > pos ? size - pos : 0;
+	if (ais_seek(stream, request, SEEK_CUR) < 0) {
+		archive_set_error(a, errno, "%s", ais_errmsg(stream));
+		return ARCHIVE_FATAL;
+	}
+	return request;
+}
+
+AIS_EXPORT la_int64_t ais_archive_seek(struct archive *a, void *stream,
+                                       la_int64_t offset, int whence)
+{
+	int64_t pos = ais_seek(stream, offset, whence);
+
+	if (pos < 0) {
+		archive_set_error(a, errno, "%s", ais_errmsg(stream));
+		return ARCHIVE_FATAL;
+	}
+	return pos;
+}
+
+AIS_EXPORT int ais_archive_close(struct archive *a, void *stream)
+{
+	(void)a;
+	return ais_close(stream) == 0 ? ARCHIVE_OK : ARCHIVE_FATAL;
+}
+
+AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
+                                const struct ais_options *opts)
+{
+	ais_stream *s;
+
+	if (!a) {
+		ais_fail(NULL, EINVAL, "ais_archive_open: archive is NULL");
+		return ARCHIVE_FATAL;
+	}
+	s = ais_open(url, opts);
+	if (!s) {
+		int e = errno;
+
+		archive_set_error(a, e, "%s", ais_last_error());
+		errno = e;
+		return ARCHIVE_FATAL;
+	}
+	archive_read_set_seek_callback(a, ais_archive_seek);
+	/* archive_read_open2 calls the close callback on failure too, so the
+	 * stream is never leaked. */
+	return archive_read_open2(a, s, NULL, ais_archive_read, ais_archive_skip,
+	                          ais_archive_close);
+}

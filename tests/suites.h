@@ -1,0 +1,49 @@
+/*
+ * suites.h - the CUnit suites of test_aisfile and the helpers they share.
+ * Every suite runs against the real nginx that main() starts (harness.h).
+ */
+#ifndef AISFILE_TESTS_SUITES_H
+#define AISFILE_TESTS_SUITES_H
+
+#include <stddef.h>
+
+#include <CUnit/CUnit.h>
+
+#include "aisfile.h"
+#include "harness.h"
+
+/* Each test file registers its suite. */
+int register_url_suite(void);
+int register_read_suite(void);
+int register_fault_suite(void);
+int register_seek_suite(void);
+int register_stdio_suite(void);
+int register_archive_suite(void);
+
+/* Register a suite from a NULL-terminated table; returns 0 or -1. */
+struct test_case {
+	const char *name;
+	void (*fn)(void);
+};
+int add_suite(const char *name, const struct test_case *tests);
+
+/* URL of path on the test nginx, in a static rotating buffer (8 slots). */
+const char *url_of(const char *path);
+/* URL of path through proxy p, same buffers. */
+const char *proxied(const struct proxy *p, const char *path);
+
+/* Options for fault tests: stalls noticed after 1 s, short backoffs. */
+struct ais_options fast_options(void);
+
+/* Read s to the end with ais_next into a malloc'd buffer (*len set).  On a
+ * read failure returns what was read so far and sets *err to errno, else 0. */
+unsigned char *drain_next(ais_stream *s, size_t *len, int *err);
+
+/* Assert that got[0..len) equals the start of object name. */
+void assert_object_prefix(const char *name, const unsigned char *got,
+                          size_t len);
+/* Assert that got is exactly object name. */
+void assert_object_equal(const char *name, const unsigned char *got,
+                         size_t len);
+
+#endif
