@@ -203,9 +203,14 @@ int main(int argc, char **argv)
 
 	s = ais_open(url, NULL);
 	if (s == NULL) {
+		int err = errno;
 		const char *msg = ais_last_error();
 
-		fprintf(stderr, "aiscat: %s: %s\n", url, *msg ? msg : strerror(errno));
+		/* The library's message already names the URL. */
+		if (*msg)
+			fprintf(stderr, "aiscat: %s\n", msg);
+		else
+			fprintf(stderr, "aiscat: %s: %s\n", url, strerror(err));
 		return 1;
 	}
 
@@ -213,7 +218,7 @@ int main(int argc, char **argv)
 		status = 1;
 	progress_show(&progress, s, true); /* before the error, which goes below it */
 	if (status != 0)
-		fprintf(stderr, "aiscat: %s: %s\n", url, why);
+		fprintf(stderr, "aiscat: %s\n", why);
 	if (verbose)
 		print_stats(s);
 	ais_close(s);

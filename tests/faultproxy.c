@@ -1,30 +1,23 @@
 /*
- * faultproxy - a TCP proxy on 127.0.0.1 that sits between an HTTP client and
- * a local server and injects the failures a resilient stream must survive.
+ * faultproxy - a loopback TCP proxy between an HTTP client and a local server
+ * that injects the failures a resilient stream must survive.
  *
  * usage: faultproxy -u UPSTREAM_PORT [-l LOGFILE] SCHEDULE
  *
- * It listens on a kernel-chosen loopback port and prints that port and a
- * newline on stdout once it is ready.  Each accepted connection takes the next
- * action of SCHEDULE (comma-separated); when the list runs out, later
- * connections get "pass", unless the last action ends in '*', which makes it
- * repeat forever.  Actions:
- *
- *   pass       forward both directions until either side closes
- *   cut:N      forward until N bytes (headers included) reached the client,
- *              then close both sockets with a FIN
- *   reset:N    as cut:N, but abort the client socket with an RST
- *   stall:N    forward N bytes, then close upstream and keep the client open,
- *              discarding what it sends, until it closes or 120 s pass
- *   503        read the request head, answer 503, close; no upstream contact
- *   close      close the accepted connection at once
- *   delay:MS   wait MS milliseconds before connecting upstream, then pass
- *
- * N counts bytes sent to the client over the whole connection, across
- * keep-alive responses.  With -l, one line per connection is appended to
- * LOGFILE: "K ACTION METHOD PATH range=VALUE" ('-' where absent), taken from
- * the connection's first request head.  SIGTERM or SIGINT exits with 0; bad
- * arguments exit with 2.
+ * Prints its kernel-chosen port on stdout once listening.  Connection K gets
+ * action K of the comma-separated SCHEDULE; past its end, "pass", or the last
+ * action again if it ends in '*'.  N counts bytes sent to the client over the
+ * whole connection (headers and keep-alive responses included).
+ *   pass      forward both ways until a side closes
+ *   cut:N     after N bytes, close both sockets with a FIN
+ *   reset:N   after N bytes, abort the client with an RST
+ *   stall:N   after N bytes, drop upstream; hold the client (discarding its
+ *             input) until it closes or 120 s pass
+ *   503       read the request head, answer 503, close; no upstream contact
+ *   close     close at once
+ *   delay:MS  wait MS ms before connecting upstream, then pass
+ * -l appends "K ACTION METHOD PATH range=VALUE" ('-' if absent) per connection,
+ * from its first request head.  SIGTERM/SIGINT exit 0; bad arguments exit 2.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -58,6 +51,7 @@ enum action_kind {
 struct action {
 	enum action_kind kind;
 	long long amount;	/* bytes to the client, or milliseconds for delay */
+	char text[32];		/* as written in the schedule, for the log */
 };
 
 static const struct {
@@ -138,6 +132,7 @@ static bool parse_action(const char *text, struct action *action)
 			return false;
 		action->kind = action_names[i].kind;
 		action->amount = 0;
+		snprintf(action->text, sizeof action->text, "%.31s", text);
 		return colon == NULL || parse_amount(colon + 1, &action->amount);
 	}
 	return false;
@@ -178,19 +173,7 @@ static struct action action_for_connection(unsigned long number)
 		return schedule[number - 1];
 	if (schedule_repeats_last)
 		return schedule[schedule_length - 1];
-	return (struct action){ ACTION_PASS, 0 };
-}
-
-static void format_action(struct action action, char *text, size_t size)
-{
-	for (size_t i = 0; i < ACTION_NAME_COUNT; i++) {
-		if (action_names[i].kind != action.kind)
-			continue;
-		if (action_names[i].takes_amount)
-			snprintf(text, size, "%s:%lld", action_names[i].name, action.amount);
-		else
-			snprintf(text, size, "%s", action_names[i].name);
-	}
+	return (struct action){ ACTION_PASS, 0, "pass" };
 }
 
 static void sleep_milliseconds(long long milliseconds)
@@ -352,16 +335,14 @@ static struct span dash_if_empty(struct span span)
 
 static void log_connection(const struct connection *connection, struct request_summary request)
 {
-	char action_text[64];
 	struct span method = dash_if_empty(request.method);
 	struct span path = dash_if_empty(request.path);
 	struct span range = dash_if_empty(request.range);
 
 	if (!log_file)
 		return;
-	format_action(connection->action, action_text, sizeof action_text);
 	pthread_mutex_lock(&log_lock);
-	fprintf(log_file, "%lu %s %.*s %.*s range=%.*s\n", connection->number, action_text,
+	fprintf(log_file, "%lu %s %.*s %.*s range=%.*s\n", connection->number, connection->action.text,
 		method.length, method.text, path.length, path.text, range.length, range.text);
 	fflush(log_file);
 	pthread_mutex_unlock(&log_lock);
@@ -422,14 +403,9 @@ static void starve_client(int client_fd)
 
 static long long client_byte_limit(struct action action)
 {
-	switch (action.kind) {
-	case ACTION_CUT:
-	case ACTION_RESET:
-	case ACTION_STALL:
-		return action.amount;
-	default:
-		return NO_LIMIT;
-	}
+	enum action_kind kind = action.kind;
+
+	return kind == ACTION_CUT || kind == ACTION_RESET || kind == ACTION_STALL ? action.amount : NO_LIMIT;
 }
 
 static void finish_relayed_connection(struct connection *connection, enum relay_end end)
@@ -476,7 +452,7 @@ static void *serve_connection(void *argument)
 	struct connection *connection = argument;
 
 	if (connection->action.kind == ACTION_CLOSE)
-		log_connection(connection, (struct request_summary){ { NULL, 0 }, { NULL, 0 }, { NULL, 0 } });
+		log_connection(connection, (struct request_summary){ 0 });
 	else
 		serve_request(connection);
 	close_gracefully(&connection->client_fd);
@@ -488,7 +464,6 @@ static void *serve_connection(void *argument)
 static void start_connection(int client_fd, unsigned long number)
 {
 	struct connection *connection = malloc(sizeof *connection);
-	pthread_attr_t attributes;
 	pthread_t thread;
 	int one = 1;
 
@@ -498,13 +473,12 @@ static void start_connection(int client_fd, unsigned long number)
 	}
 	*connection = (struct connection){ number, action_for_connection(number), client_fd, -1 };
 	setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	pthread_attr_init(&attributes);
-	pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thread, &attributes, serve_connection, connection) != 0) {
+	if (pthread_create(&thread, NULL, serve_connection, connection) == 0) {
+		pthread_detach(thread);
+	} else {
 		close_fd(&connection->client_fd);
 		free(connection);
 	}
-	pthread_attr_destroy(&attributes);
 }
 
 static int listen_on_loopback(int *port)
