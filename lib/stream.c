@@ -282,12 +282,16 @@ static int retry_or_give_up(ais_stream *s, const char *why)
 	if (s->failures++ == 0)
 		s->first_failure_ms = s->request_started_ms;
 	budget_end = s->first_failure_ms + s->cfg.retry_time_ms;
-	if (s->failures > s->cfg.max_retries || now >= budget_end)
-		return ais_fail(s, EIO, "%s: gave up at byte %lld of %lld after %d "
+	if (s->failures > s->cfg.max_retries || now >= budget_end) {
+		char size[32] = "unknown size";
+
+		if (s->size >= 0)
+			snprintf(size, sizeof(size), "%lld", (long long)s->size);
+		return ais_fail(s, EIO, "%s: gave up at byte %lld of %s after %d "
 		                "failed attempt%s: %s", s->url,
 		                (long long)(s->chunk_off + (int64_t)s->chunk_len),
-		                (long long)s->size, s->failures,
-		                s->failures == 1 ? "" : "s", why);
+		                size, s->failures, s->failures == 1 ? "" : "s", why);
+	}
 	wait = backoff_ms(s);
 	if (now + wait > budget_end)
 		wait = (long)(budget_end - now);
