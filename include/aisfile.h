@@ -79,9 +79,27 @@ struct ais_options {
 	/* Extra request headers, "Name: value", NULL-terminated array.  Copied by
 	 * ais_open(); the caller keeps ownership. */
 	const char *const *headers;
-	/* Base URL of the AIStore gateway for ais:// URLs, e.g.
-	 * "http://localhost:8080".  Env AIS_ENDPOINT.  No default. */
+	/* Base URL of the AIStore gateway for ais://, s3://, gs://, az:// and
+	 * oc:// URLs, e.g. "http://localhost:8080".  Env AIS_ENDPOINT.  No
+	 * default. */
 	const char *endpoint;
+	/* AuthN token sent as "Authorization: Bearer TOKEN".  Env
+	 * AIS_AUTHN_TOKEN, else the "token" of the JSON file named by
+	 * AIS_AUTHN_TOKEN_FILE ({"token": "..."}).  The token follows the
+	 * gateway's redirects to storage targets on other hosts, which check
+	 * it too; a request that began on https then follows redirects to
+	 * https only, so the token never travels in clear (see README,
+	 * "Tokens and redirects"). */
+	const char *token;
+	/* TLS: CA bundle to verify the server with (env AIS_CLIENT_CA), client
+	 * certificate and key in PEM (env AIS_CRT, AIS_CRT_KEY). */
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+	/* 1: do not verify the server's certificate; -1: verify even when
+	 * AIS_SKIP_VERIFY_CRT says otherwise; 0: take AIS_SKIP_VERIFY_CRT
+	 * (1/t/true/y/yes/on), default verify. */
+	int skip_verify;
 };
 
 #define AIS_OPTIONS_INIT {0}
@@ -105,14 +123,19 @@ struct ais_stats {
  * Open the object at url for reading and wait for the server's first answer,
  * so that a missing object or a refused request fails here.
  *
- * url: "http://...", "https://...", or "ais://BUCKET/OBJECT", which is read
- * through the AIStore gateway given by opts->endpoint or AIS_ENDPOINT as
- * GET {endpoint}/v1/objects/BUCKET/OBJECT?provider=ais.
+ * url: "http://...", "https://...", or an AIStore URI read through the
+ * gateway given by opts->endpoint or AIS_ENDPOINT:
+ *   ais://BUCKET/OBJECT          GET {endpoint}/v1/objects/BUCKET/OBJECT?provider=ais
+ *   ais://@UUID#NS/BUCKET/OBJECT the same in namespace NS of cluster UUID
+ *                                (&namespace=@UUID#NS, percent-encoded)
+ *   s3://, gs://, az://, oc://   remote backends: provider aws, gcp, azure, oci
+ * OBJECT is percent-encoded with '/' kept.
  *
  * Returns a stream, or NULL with errno set:
- *   EINVAL  NULL or malformed URL, unknown scheme, ais:// without endpoint
+ *   EINVAL  NULL or malformed URL, unknown scheme, ais:// without endpoint,
+ *           a malformed option or environment variable (token file, boolean)
  *   ENOENT  404
- *   EACCES  401, 403
+ *   EACCES  401, 403; a redirect from https to http while a token is set
  *   EIO     other 4xx (the server's text is in the message), or the retry
  *           budget ran out on transport errors and 5xx
  *   ENOMEM  out of memory

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -90,11 +91,119 @@ static int copy_headers(struct ais_config *cfg, const char *const *headers,
 	return 0;
 }
 
+/* The set value, else the environment's; an owned copy, or NULL for none.
+ * Returns 0, or -1 with ENOMEM. */
+static int pick_string(char **dst, const char *set, const char *env,
+                       char *err, size_t errlen)
+{
+	const char *v = set ? set : (env ? getenv(env) : NULL);
+
+	*dst = NULL;
+	if (!v || !*v)
+		return 0;
+	if (!(*dst = strdup(v))) {
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* AIStore's booleans: 1/t/true/y/yes/on and 0/f/false/n/no/off. */
+static int pick_skip_verify(int set, bool *out, char *err, size_t errlen)
+{
+	static const char *yes[] = { "1", "t", "true", "y", "yes", "on" };
+	static const char *no[] = { "", "0", "f", "false", "n", "no", "off" };
+	const char *v = getenv("AIS_SKIP_VERIFY_CRT");
+
+	*out = set > 0;
+	if (set != 0 || !v)
+		return 0;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		if (!strcasecmp(v, yes[i]))
+			return *out = true, 0;
+	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+		if (!strcasecmp(v, no[i]))
+			return 0;
+	snprintf(err, errlen, "AIS_SKIP_VERIFY_CRT must be a boolean "
+	         "(1/t/true/y/yes/on or 0/f/false/n/no/off), not '%s'", v);
+	errno = EINVAL;
+	return -1;
+}
+
+/* The token of {"token": "..."} in path: a small, strict reader, since the
+ * file is AuthN's own output and anything else is a mistake to report. */
+static char *read_token_file(const char *path, char *err, size_t errlen)
+{
+	char buf[8192], *key, *start, *end, *token;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f) {
+		snprintf(err, errlen, "AIS_AUTHN_TOKEN_FILE '%s': %s", path,
+		         strerror(errno));
+		errno = EINVAL;
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	key = strstr(buf, "\"token\"");
+	start = key ? strchr(key + 7, ':') : NULL;
+	start = start ? strchr(start, '"') : NULL;
+	end = start ? strchr(start + 1, '"') : NULL;
+	if (!end || end == start + 1 || memchr(start + 1, '\\', (size_t)(end - start - 1))) {
+		snprintf(err, errlen, "AIS_AUTHN_TOKEN_FILE '%s': no {\"token\": "
+		         "\"...\"} in it", path);
+		errno = EINVAL;
+		return NULL;
+	}
+	token = strndup(start + 1, (size_t)(end - start - 1));
+	if (!token) {
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+	}
+	return token;
+}
+
+static int pick_token(struct ais_config *cfg, const char *set, char *err,
+                      size_t errlen)
+{
+	const char *file = getenv("AIS_AUTHN_TOKEN_FILE");
+
+	if (pick_string(&cfg->token, set, "AIS_AUTHN_TOKEN", err, errlen) < 0)
+		return -1;
+	if (!cfg->token && !set && file && *file &&
+	    !(cfg->token = read_token_file(file, err, errlen)))
+		return -1;
+	if (cfg->token && strpbrk(cfg->token, "\r\n")) {
+		snprintf(err, errlen, "the AuthN token holds a line break");
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static int resolve_security(struct ais_config *cfg,
+                            const struct ais_options *opts, char *err,
+                            size_t errlen)
+{
+	if (pick_token(cfg, opts->token, err, errlen) < 0 ||
+	    pick_string(&cfg->ca_file, opts->ca_file, "AIS_CLIENT_CA", err,
+	                errlen) < 0 ||
+	    pick_string(&cfg->cert_file, opts->cert_file, "AIS_CRT", err,
+	                errlen) < 0 ||
+	    pick_string(&cfg->key_file, opts->key_file, "AIS_CRT_KEY", err,
+	                errlen) < 0)
+		return -1;
+	return pick_skip_verify(opts->skip_verify, &cfg->skip_verify, err,
+	                        errlen);
+}
+
 int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
                    char *err, size_t errlen)
 {
 	static const struct ais_options none = AIS_OPTIONS_INIT;
-	const char *endpoint;
 
 	if (!opts)
 		opts = &none;
@@ -122,14 +231,14 @@ int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
 		cfg->chunk_size = MIN_CHUNK_SIZE;
 	cfg->skip_read_through = opts->skip_read_through ?
 	                         opts->skip_read_through : 256 << 10;
-	endpoint = opts->endpoint ? opts->endpoint : getenv("AIS_ENDPOINT");
-	if (endpoint && *endpoint && !(cfg->endpoint = strdup(endpoint))) {
-		snprintf(err, errlen, "out of memory");
-		errno = ENOMEM;
-		return -1;
-	}
-	if (copy_headers(cfg, opts->headers, err, errlen) < 0) {
+	if (pick_string(&cfg->endpoint, opts->endpoint, "AIS_ENDPOINT", err,
+	                errlen) < 0 ||
+	    resolve_security(cfg, opts, err, errlen) < 0 ||
+	    copy_headers(cfg, opts->headers, err, errlen) < 0) {
+		int e = errno;
+
 		config_release(cfg);
+		errno = e;
 		return -1;
 	}
 	return 0;
@@ -139,6 +248,11 @@ void config_release(struct ais_config *cfg)
 {
 	curl_slist_free_all(cfg->headers);
 	free(cfg->endpoint);
-	cfg->headers = NULL;
-	cfg->endpoint = NULL;
+	if (cfg->token) /* do not leave a credential in freed memory */
+		explicit_bzero(cfg->token, strlen(cfg->token));
+	free(cfg->token);
+	free(cfg->ca_file);
+	free(cfg->cert_file);
+	free(cfg->key_file);
+	memset(cfg, 0, sizeof(*cfg));
 }

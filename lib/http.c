@@ -158,6 +158,38 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 	return taken;
 }
 
+static void setup_tls(struct http_conn *c)
+{
+	const struct ais_config *cfg = c->cfg;
+	CURL *e = c->easy;
+
+	if (cfg->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+	if (cfg->cert_file)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->cert_file);
+	if (cfg->key_file)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->key_file);
+	if (cfg->skip_verify) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+/* Where redirects may go.  An AIStore gateway redirects every GET to a
+ * target on another host, and the target checks the token too, so with a
+ * token the Authorization header must follow (libcurl drops it on a host
+ * change by default).  Following it to plain http from https would put the
+ * token on the wire in clear: such a request follows https redirects only. */
+static void set_redirect_policy(struct http_conn *c, const char *url)
+{
+	bool with_token = c->cfg->token != NULL;
+	bool from_https = !strncasecmp(url, "https:", 6);
+
+	curl_easy_setopt(c->easy, CURLOPT_UNRESTRICTED_AUTH, with_token ? 1L : 0L);
+	curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR,
+	                 with_token && from_https ? "https" : "http,https");
+}
+
 static int setup_easy(struct http_conn *c)
 {
 	const struct ais_config *cfg = c->cfg;
@@ -167,7 +199,6 @@ static int setup_easy(struct http_conn *c)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "aisfile/" PACKAGE_VERSION);
@@ -179,6 +210,7 @@ static int setup_easy(struct http_conn *c)
 	/* Larger socket reads mean fewer callbacks; the pieces handed to the
 	 * sink stay at most CURL_MAX_WRITE_SIZE each. */
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+	setup_tls(c);
 	return 0;
 }
 
@@ -226,8 +258,22 @@ void http_conn_free(struct http_conn *c)
 	free(c);
 }
 
-/* The one place that builds request headers: the caller's, then Range and
- * If-Match for a resumed or repositioned request. */
+static struct curl_slist *append_bearer(struct curl_slist *list,
+                                        const char *token)
+{
+	struct curl_slist *next = NULL;
+	char *line;
+
+	if (asprintf(&line, "Authorization: Bearer %s", token) < 0)
+		return NULL;
+	next = curl_slist_append(list, line);
+	explicit_bzero(line, strlen(line));
+	free(line);
+	return next;
+}
+
+/* The one place that builds request headers: the caller's, the token, then
+ * Range and If-Match for a resumed or repositioned request. */
 static struct curl_slist *build_headers(const struct ais_config *cfg,
                                         int64_t offset, const char *if_match)
 {
@@ -236,6 +282,11 @@ static struct curl_slist *build_headers(const struct ais_config *cfg,
 
 	for (const struct curl_slist *h = cfg->headers; h; h = h->next) {
 		if (!(next = curl_slist_append(list, h->data)))
+			goto oom;
+		list = next;
+	}
+	if (cfg->token) {
+		if (!(next = append_bearer(list, cfg->token)))
 			goto oom;
 		list = next;
 	}
@@ -263,7 +314,8 @@ int http_start(struct http_conn *c, const char *url, int64_t offset,
 	struct curl_slist *headers = NULL;
 
 	http_abort(c);
-	if ((offset > 0 || (if_match && *if_match) || c->cfg->headers) &&
+	if ((offset > 0 || (if_match && *if_match) || c->cfg->headers ||
+	     c->cfg->token) &&
 	    !(headers = build_headers(c->cfg, offset, if_match))) {
 		errno = ENOMEM;
 		return -1;
@@ -272,6 +324,7 @@ int http_start(struct http_conn *c, const char *url, int64_t offset,
 	c->request_headers = headers;
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
+	set_redirect_policy(c, url);
 	c->sink = *sink;
 	reset_reply(&c->reply);
 	c->reply_delivered = false;
@@ -289,23 +342,37 @@ int http_start(struct http_conn *c, const char *url, int64_t offset,
 	return 0;
 }
 
+/* Copy the JSON string starting after its opening quote, undoing the
+ * simple escapes (\" \\ \/ \n \t); stops at the closing quote. */
+static void json_string(const char *p, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *p && *p != '"' && n + 1 < cap; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			out[n++] = *p == 'n' ? ' ' : *p == 't' ? ' ' : *p;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+}
+
 /* The server's own words for an error reply: AIStore's JSON "message", or
  * the first line of a text body. */
 static void error_text(const struct http_conn *c, char *out, size_t cap)
 {
-	const char *body = c->error_body, *msg, *end;
-	size_t len;
+	const char *body = c->error_body, *msg = strstr(body, "\"message\"");
 
-	msg = strstr(body, "\"message\"");
-	if (body[0] == '{' && msg && (msg = strchr(msg + 9, '"'))) {
-		msg++;
-		end = strchr(msg, '"');
-		len = end ? (size_t)(end - msg) : strlen(msg);
-	} else {
-		msg = body;
-		len = strcspn(body, "\r\n");
+	while (*body == ' ' || *body == '\n')
+		body++;
+	if (*body == '{' && msg && (msg = strchr(msg + 9, ':')) &&
+	    (msg = strchr(msg, '"'))) {
+		json_string(msg + 1, out, cap);
+		return;
 	}
-	snprintf(out, cap, "%.*s", (int)len, msg);
+	snprintf(out, cap, "%.*s", (int)strcspn(body, "\r\n"), body);
 }
 
 static void finish(struct http_conn *c, CURLcode code, struct http_result *res)

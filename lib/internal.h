@@ -34,6 +34,11 @@ struct ais_config {
 	size_t skip_read_through;
 	struct curl_slist *headers;
 	char *endpoint;
+	char *token;     /* NULL when none */
+	char *ca_file;
+	char *cert_file;
+	char *key_file;
+	bool skip_verify;
 };
 
 int config_resolve(struct ais_config *cfg, const struct ais_options *opts,

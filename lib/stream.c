@@ -360,6 +360,11 @@ static int request_ended(ais_stream *s, const struct http_result *res)
 	}
 	snprintf(why, sizeof(why), "%s (curl error %d)", res->detail,
 	         (int)res->code);
+	if (res->code == CURLE_UNSUPPORTED_PROTOCOL && s->cfg.token &&
+	    res->status >= 300 && res->status < 400)
+		return ais_fail(s, EACCES, "%s: refused to follow a redirect from "
+		                "https to http with an AuthN token, which would "
+		                "travel in clear (%s)", s->url, why);
 	if (permanent_transport_error(res->code))
 		return ais_fail(s, EIO, "%s: %s", s->url, why);
 	return retry_or_give_up(s, why);

@@ -3,6 +3,8 @@
  *
  *   http://HOST/PATH, https://HOST/PATH   used as given (validated)
  *   ais://BUCKET/OBJECT                   {endpoint}/v1/objects/BUCKET/OBJECT?provider=ais
+ *   ais://@UUID#NS/BUCKET/OBJECT          ... &namespace=%40UUID%23NS
+ *   s3:// gs:// az:// oc://               ... ?provider=aws|gcp|azure|oci
  *
  * Everything is checked before any request is made, so a bad URL costs no
  * network traffic and gives a message that says what is wrong.
@@ -69,16 +71,16 @@ static bool valid_bucket(const char *b, size_t len)
 	return true;
 }
 
-/* Percent-encode an object name, keeping '/' so that it stays a path. */
-static char *encode_object(const char *name)
+/* Percent-encode s; keep_slash keeps '/' so an object name stays a path. */
+static char *percent_encode(const char *s, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(name) * 3 + 1), *o = out;
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
 
 	if (!out)
 		return NULL;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (isalnum(*p) || strchr("-._~/", *p)) {
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || strchr("-._~", *p) || (keep_slash && *p == '/')) {
 			*o++ = (char)*p;
 		} else {
 			*o++ = '%';
@@ -90,38 +92,96 @@ static char *encode_object(const char *name)
 	return out;
 }
 
-static char *ais_url(const char *url, const char *endpoint, char *err,
-                     size_t errlen)
-{
-	const char *bucket = url + strlen("ais://");
-	const char *slash = strchr(bucket, '/');
-	size_t eplen;
-	char *object, *full, *checked;
+/* AIStore's URI schemes and the backend provider each names. */
+static const struct {
+	const char *scheme; /* with "://" */
+	const char *provider;
+} providers[] = {
+	{ "ais://", "ais" },
+	{ "s3://", "aws" },
+	{ "gs://", "gcp" },
+	{ "az://", "azure" },
+	{ "oc://", "oci" },
+};
 
-	if (!slash || !valid_bucket(bucket, (size_t)(slash - bucket)))
+static const char *provider_of(const char *url, size_t *scheme_len)
+{
+	for (size_t i = 0; i < sizeof(providers) / sizeof(*providers); i++) {
+		*scheme_len = strlen(providers[i].scheme);
+		if (!strncasecmp(url, providers[i].scheme, *scheme_len))
+			return providers[i].provider;
+	}
+	return NULL;
+}
+
+/* "@UUID#NS" or "#NS" before the bucket: AIStore's namespace, sent as its
+ * "uname" @UUID#NS in the namespace query parameter.  Sets *rest past it. */
+static char *namespace_param(const char *p, const char **rest)
+{
+	const char *slash = strchr(p, '/');
+	size_t len = slash ? (size_t)(slash - p) : strlen(p);
+	char *uname, *encoded;
+
+	*rest = p;
+	if (*p != '@' && *p != '#')
+		return strdup("");
+	if (!memchr(p, '#', len))
+		return NULL;
+	*rest = p + len + (slash ? 1 : 0);
+	if (asprintf(&uname, "%s%.*s", *p == '#' ? "@" : "", (int)len, p) < 0)
+		return NULL;
+	encoded = percent_encode(uname, false);
+	free(uname);
+	return encoded;
+}
+
+static char *store_url(const char *url, const char *endpoint, char *err,
+                       size_t errlen)
+{
+	size_t scheme_len, eplen;
+	const char *provider = provider_of(url, &scheme_len);
+	const char *bucket, *slash;
+	char *ns, *object, *full = NULL, *checked;
+
+	ns = namespace_param(url + scheme_len, &bucket);
+	if (!ns)
 		return fail_null(EINVAL, err, errlen,
-		                 "malformed URL '%s': expected ais://BUCKET/OBJECT "
-		                 "with a bucket name of letters, digits, '-', '_', '.'",
-		                 url);
-	if (!slash[1])
+		                 "malformed URL '%s': a namespace is @UUID#NAME or "
+		                 "#NAME before the bucket", url);
+	slash = strchr(bucket, '/');
+	if (!slash || !valid_bucket(bucket, (size_t)(slash - bucket))) {
+		free(ns);
+		snprintf(err, errlen, "malformed URL '%s': expected %.*sBUCKET/OBJECT "
+		         "with a bucket name of letters, digits, '-', '_', '.'", url,
+		         (int)scheme_len, url);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!slash[1]) {
+		free(ns);
 		return fail_null(EINVAL, err, errlen,
 		                 "malformed URL '%s': no object name", url);
-	if (!endpoint)
+	}
+	if (!endpoint) {
+		free(ns);
 		return fail_null(EINVAL, err, errlen,
 		                 "'%s' needs the AIStore endpoint: set AIS_ENDPOINT "
 		                 "(e.g. http://localhost:8080) or options.endpoint",
 		                 url);
-	object = encode_object(slash + 1);
+	}
+	object = percent_encode(slash + 1, true);
 	eplen = strlen(endpoint);
 	while (eplen && endpoint[eplen - 1] == '/')
 		eplen--;
-	if (!object || asprintf(&full, "%.*s/v1/objects/%.*s/%s?provider=ais",
+	if (!object || asprintf(&full, "%.*s/v1/objects/%.*s/%s?provider=%s%s%s",
 	                        (int)eplen, endpoint, (int)(slash - bucket),
-	                        bucket, object) < 0) {
-		free(object);
-		return fail_null(ENOMEM, err, errlen, "out of memory%s", "");
-	}
+	                        bucket, object, provider,
+	                        *ns ? "&namespace=" : "", ns) < 0)
+		full = NULL;
 	free(object);
+	free(ns);
+	if (!full)
+		return fail_null(ENOMEM, err, errlen, "out of memory%s", "");
 	checked = checked_http_url(full, err, errlen);
 	if (!checked)
 		snprintf(err, errlen, "malformed AIS endpoint '%s' for '%s'",
@@ -134,6 +194,7 @@ char *url_resolve(const char *url, const char *endpoint, char *err,
                   size_t errlen)
 {
 	const char *sep;
+	size_t scheme_len;
 
 	if (!url || !*url)
 		return fail_null(EINVAL, err, errlen, "no URL given%s", "");
@@ -147,12 +208,11 @@ char *url_resolve(const char *url, const char *endpoint, char *err,
 		return fail_null(EINVAL, err, errlen,
 		                 "malformed URL '%s': no scheme (use http://, "
 		                 "https:// or ais://)", url);
-	if (!strncasecmp(url, "ais://", 6))
-		return ais_url(url, endpoint, err, errlen);
+	if (provider_of(url, &scheme_len))
+		return store_url(url, endpoint, err, errlen);
 	if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)) {
-		snprintf(err, errlen,
-		         "unsupported scheme '%.*s' in '%s' (use http, https or ais)",
-		         (int)(sep - url), url, url);
+		snprintf(err, errlen, "unsupported scheme '%.*s' in '%s' (use http, "
+		         "https, ais, s3, gs, az or oc)", (int)(sep - url), url, url);
 		errno = EINVAL;
 		return NULL;
 	}
