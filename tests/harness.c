@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -55,27 +56,107 @@
 #define PROXY_PORT_TIMEOUT_MS 5000
 #define PROXY_STOP_TIMEOUT_MS 2000
 #define POLL_INTERVAL_MS 10
+#define TOOL_TIMEOUT_MS 30000
 /* A probe that gets no answer just tries again on the next poll, so a short
  * wait is safe, and keeps a foreign server on the port from stalling us. */
 #define PROBE_TIMEOUT_MS 200
+/* Sent by the probe, so that access logs can leave the probes out. */
+#define PROBE_USER_AGENT "aisfile-harness-probe"
+/* nginx ports come from this many ports just below the ephemeral range. */
+#define STABLE_PORT_SPAN 8192
+#define STABLE_PORT_ATTEMPTS 100
+#define NGINX_MAX_PORTS 3
+#define TLS_SERVER_COUNT 3
+
+_Static_assert(TLS_DOWNGRADE + 1 == TLS_SERVER_COUNT, "one port per enum tls_server");
+_Static_assert(TLS_SERVER_COUNT <= NGINX_MAX_PORTS, "the TLS nginx listens on them all");
+
+/*
+ * One nginx process, started by nginx_start() and named by name: its files
+ * are DIR/NAME.conf, NAME-error.log, NAME.out (stdout and stderr) and
+ * NAME.log (the access log, for servers that keep one).
+ */
+struct nginx {
+	char name[32];
+	/* What a plain-HTTP GET /empty.bin gets from every port once nginx
+	 * is up: 200 from a file server, 301 from a gateway, 400 from https. */
+	int ready_status;
+	int port_count;
+	int ports[NGINX_MAX_PORTS];
+	pid_t pid;
+	char conf_path[PATH_MAX];
+	char error_log[PATH_MAX];
+	char output[PATH_MAX];
+	char access_log[PATH_MAX];
+};
+
+/* Writes the servers of an nginx.conf, inside its http {} block. */
+typedef int (*nginx_http_writer)(FILE *f, const struct nginx *n);
 
 static struct {
 	bool running;
 	/* The process that started the harness; a forked test child that
 	 * exits must not tear down the parent's nginx through atexit. */
 	pid_t owner;
-	pid_t nginx_pid;
-	int port;
+	struct nginx server;
 	char dir[PATH_MAX];
 	char objdir[PATH_MAX];
-	char conf_path[PATH_MAX];
-	char error_log[PATH_MAX];
-	char nginx_output[PATH_MAX];
 } harness;
+
+static struct {
+	bool running;
+	/* Serialises killing and starting targets, which a test may do from
+	 * a helper thread while its main thread reads. */
+	pthread_mutex_t lock;
+	struct nginx gateway;
+	struct nginx targets[CLUSTER_TARGETS];
+} cluster = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Everything tls_start() puts in DIR/tls; tls_file() looks names up here. */
+static const char *const tls_file_names[] = {
+	"ca.pem", "ca.key", "other-ca.pem", "other-ca.key",
+	"server.pem", "server.key", "server.csr",
+	"client.pem", "client.key", "client.csr",
+	"openssl.cnf", "openssl.out",
+};
+
+static struct {
+	bool running;
+	struct nginx server; /* ports[which] serves enum tls_server which */
+	char dir[PATH_MAX];
+	char files[COUNT_OF(tls_file_names)][PATH_MAX];
+} tls;
+
+/*
+ * PR_SET_PDEATHSIG fires when the *thread* that forked a child exits, not
+ * the process.  So every child is forked by one launcher thread that lives
+ * from harness_start() to harness_stop(): a target restarted from a test's
+ * short-lived helper thread outlives that thread, and still dies with the
+ * test binary.
+ */
+struct spawn_request {
+	char *const *argv;
+	int stdout_fd;
+	int stderr_fd;
+	bool done;
+	pid_t pid; /* the child, or -1 and error */
+	int error;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	pthread_t thread;
+	pid_t owner; /* the process the thread runs in; 0: none */
+	bool quit;
+	struct spawn_request *request; /* waiting to be forked */
+} launcher = { .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER };
 
 static int proxy_serial;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void cluster_stop(void);
+static void tls_stop(void);
 
 /* Print "harness: ..." on stderr and return -1, so error paths are one line. */
 static int fail(const char *fmt, ...)
@@ -245,6 +326,36 @@ static void print_file(const char *title, const char *path)
 	fprintf(stderr, "---- %s (%s) ----\n%s", title, path,
 		text && *text ? text : "(empty or missing)\n");
 	free(text);
+}
+
+/* malloc'd content of a log a server appends to.  Servers create their logs
+ * lazily, so a log that does not exist yet (or has no path) is "". */
+static char *read_log(const char *path)
+{
+	char *text = path[0] ? read_whole_file(path, NULL) : NULL;
+
+	if (!text && (!path[0] || errno == ENOENT))
+		return strdup("");
+	if (!text)
+		fail("read %s: %s", path, strerror(errno));
+	return text;
+}
+
+/* Lines in text, which it frees; -1 if text is NULL.  A last line still
+ * being written counts as the entry it is. */
+static int count_log_lines(char *text)
+{
+	int lines = 0;
+
+	if (!text)
+		return -1;
+	for (const char *c = text; *c; c++)
+		if (*c == '\n')
+			lines++;
+	if (*text && text[strlen(text) - 1] != '\n')
+		lines++;
+	free(text);
+	return lines;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -609,11 +720,11 @@ static int generate_objects(void)
 /* ---- processes ---------------------------------------------------------- */
 
 /*
- * fork+exec argv[0] with stdin from /dev/null and stdout/stderr on the given
- * fds (-1: inherit).  The child gets SIGKILL when the thread that started it
- * dies, so a crashed test binary leaves no server behind.
+ * fork+exec argv[0] with stdin from /dev/null, stdout/stderr on the given fds
+ * (-1: inherit) and no other fd of ours (a test's sockets must not live on
+ * in a server).  The child gets SIGKILL when the thread that forked it dies.
  */
-static pid_t spawn(char *const argv[], int stdout_fd, int stderr_fd)
+static pid_t fork_child(char *const argv[], int stdout_fd, int stderr_fd)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -635,6 +746,7 @@ static pid_t spawn(char *const argv[], int stdout_fd, int stderr_fd)
 		dup2(stdout_fd, STDOUT_FILENO);
 	if (stderr_fd >= 0)
 		dup2(stderr_fd, STDERR_FILENO);
+	close_range(STDERR_FILENO + 1, ~0U, 0);
 	execv(argv[0], argv);
 	/* The parent reports exit status 127; this says why. */
 	ssize_t ignored = write(STDERR_FILENO, "harness: exec failed\n", 21);
@@ -642,32 +754,145 @@ static pid_t spawn(char *const argv[], int stdout_fd, int stderr_fd)
 	_exit(127);
 }
 
-/* SIGTERM, wait up to timeout_ms, then SIGKILL; always reaps.  Returns the
- * wait status, or -1 if there was no child to reap. */
-static int stop_child(pid_t pid, long timeout_ms)
+static void *launcher_main(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&launcher.lock);
+	for (;;) {
+		struct spawn_request *request = launcher.request;
+
+		if (request) {
+			request->pid = fork_child(request->argv, request->stdout_fd,
+						  request->stderr_fd);
+			request->error = errno;
+			request->done = true;
+			launcher.request = NULL;
+			pthread_cond_broadcast(&launcher.changed);
+		} else if (launcher.quit) {
+			break;
+		} else {
+			pthread_cond_wait(&launcher.changed, &launcher.lock);
+		}
+	}
+	pthread_mutex_unlock(&launcher.lock);
+	return NULL;
+}
+
+/*
+ * The thread blocks signals, so a test's handler runs in the test's threads,
+ * but not SIGCHLD: that goes to the thread that forked the child, and the
+ * kernel discards an ignored signal only if that thread does not block it.
+ * A blocked SIGCHLD would be queued instead, and wake a test thread with a
+ * spurious EINTR from a read with a timeout.
+ */
+static int launcher_start(void)
+{
+	sigset_t blocked, old;
+	int rc;
+
+	if (launcher.owner == getpid())
+		return 0;
+	launcher.quit = false;
+	launcher.request = NULL;
+	sigfillset(&blocked);
+	sigdelset(&blocked, SIGCHLD);
+	pthread_sigmask(SIG_SETMASK, &blocked, &old);
+	rc = pthread_create(&launcher.thread, NULL, launcher_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return fail("start the launcher thread: %s", strerror(rc));
+	launcher.owner = getpid();
+	return 0;
+}
+
+/* A child still running (a proxy a test never stopped) gets SIGKILL now. */
+static void launcher_stop(void)
+{
+	if (launcher.owner != getpid())
+		return;
+	pthread_mutex_lock(&launcher.lock);
+	launcher.quit = true;
+	pthread_cond_broadcast(&launcher.changed);
+	pthread_mutex_unlock(&launcher.lock);
+	pthread_join(launcher.thread, NULL);
+	launcher.owner = 0;
+}
+
+/* fork_child() on the launcher thread, from any thread; the pid, or -1 with
+ * errno set. */
+static pid_t spawn(char *const argv[], int stdout_fd, int stderr_fd)
+{
+	struct spawn_request request = {
+		.argv = argv, .stdout_fd = stdout_fd, .stderr_fd = stderr_fd,
+	};
+
+	/* No launcher in this process (before harness_start(), or in a forked
+	 * test child): fork here, and the child dies with this thread. */
+	if (launcher.owner != getpid())
+		return fork_child(argv, stdout_fd, stderr_fd);
+	pthread_mutex_lock(&launcher.lock);
+	while (launcher.request)
+		pthread_cond_wait(&launcher.changed, &launcher.lock);
+	launcher.request = &request;
+	pthread_cond_broadcast(&launcher.changed);
+	while (!request.done)
+		pthread_cond_wait(&launcher.changed, &launcher.lock);
+	pthread_mutex_unlock(&launcher.lock);
+	errno = request.error;
+	return request.pid;
+}
+
+/* Poll for pid's exit for up to timeout_ms: 1 with *status set once it has
+ * exited (and is reaped), 0 if it still runs, -1 if there is no such child. */
+static int wait_child(pid_t pid, long timeout_ms, int *status)
 {
 	int64_t deadline = now_ms() + timeout_ms;
-	int status = -1;
 
-	if (pid <= 0)
-		return -1;
-	kill(pid, SIGTERM);
 	for (;;) {
-		pid_t done = waitpid(pid, &status, WNOHANG);
+		pid_t done = waitpid(pid, status, WNOHANG);
 
 		if (done == pid)
-			return status;
+			return 1;
 		if (done < 0 && errno != EINTR)
 			return -1;
 		if (now_ms() >= deadline)
-			break;
+			return 0;
 		sleep_ms(POLL_INTERVAL_MS);
 	}
+}
+
+/* SIGKILL and reap.  Returns the wait status, or -1 if there was no child to
+ * reap (pid 0, or already reaped). */
+static int kill_child(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return -1;
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
 	return status;
+}
+
+/* SIGTERM, wait up to timeout_ms, then SIGKILL; always reaps.  Returns the
+ * wait status, or -1 if there was no child to reap. */
+static int stop_child(pid_t pid, long timeout_ms)
+{
+	int status = -1;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, SIGTERM);
+	switch (wait_child(pid, timeout_ms, &status)) {
+	case 1:
+		return status;
+	case -1:
+		return -1;
+	default:
+		return kill_child(pid);
+	}
 }
 
 static void describe_exit(char *out, size_t n, int status)
@@ -680,9 +905,10 @@ static void describe_exit(char *out, size_t n, int status)
 		snprintf(out, n, "stopped (status 0x%x)", (unsigned)status);
 }
 
-static void format_url(char *out, size_t n, int port, const char *path)
+/* origin is "http://127.0.0.1", "https://localhost", ... */
+static void format_url(char *out, size_t n, const char *origin, int port, const char *path)
 {
-	snprintf(out, n, "http://127.0.0.1:%d%s", port, path ? path : "");
+	snprintf(out, n, "%s:%d%s", origin, port, path ? path : "");
 }
 
 int harness_free_port(void)
@@ -702,6 +928,22 @@ int harness_free_port(void)
 	return port;
 }
 
+/* true if 127.0.0.1:port can be bound right now (nothing listens, nothing
+ * is connected from it, no TIME_WAIT on it). */
+static bool port_is_free(int port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool free_now;
+
+	if (fd < 0)
+		return false;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	free_now = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	close(fd);
+	return free_now;
+}
+
 /* ---- nginx -------------------------------------------------------------- */
 
 /* Paths go into nginx.conf unquoted; refuse a temp dir that would need
@@ -714,26 +956,100 @@ static bool safe_config_path(const char *path)
 	return true;
 }
 
-static int write_nginx_conf(int port)
+/* out = DIR/NAME + suffix; 0 or -1 if too long. */
+static int nginx_file(char *out, const struct nginx *n, const char *suffix)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "%s%s", n->name, suffix);
+	return join_path(out, PATH_MAX, harness.dir, file);
+}
+
+static int nginx_init(struct nginx *n, const char *name, int port_count, int ready_status)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->port_count = port_count;
+	n->ready_status = ready_status;
+	if (nginx_file(n->conf_path, n, ".conf") < 0 ||
+	    nginx_file(n->error_log, n, "-error.log") < 0 ||
+	    nginx_file(n->output, n, ".out") < 0 ||
+	    nginx_file(n->access_log, n, ".log") < 0)
+		return fail("temp dir path too long: %s", harness.dir);
+	return 0;
+}
+
+/* Already given to n (ports[0..count)) or to a cluster target: a target a
+ * test keeps killed must get its port back when it restarts. */
+static bool port_known(int port, const struct nginx *n, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (n->ports[i] == port)
+			return true;
+	for (int i = 0; i < CLUSTER_TARGETS; i++)
+		if (cluster.targets[i].ports[0] == port)
+			return true;
+	return false;
+}
+
+/*
+ * A free loopback port below the kernel's ephemeral range.  bind(0) (proxies,
+ * harness_free_port()) and outgoing connections only take ports inside that
+ * range, so nothing grabs the port of a killed target before it restarts.
+ * Falls back to bind(0) when the range leaves no room below it.
+ */
+static int stable_port(const struct nginx *n, int count)
+{
+	static struct prng rng;
+	int low = 0, high = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+
+	if (f) {
+		if (fscanf(f, "%d %d", &low, &high) != 2)
+			low = 0;
+		fclose(f);
+	}
+	if (low - STABLE_PORT_SPAN < 1024)
+		return harness_free_port();
+	if (!rng.state)
+		rng.state = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
+	for (int attempt = 0; attempt < STABLE_PORT_ATTEMPTS; attempt++) {
+		int port = low - 1 - (int)(prng_next(&rng) % STABLE_PORT_SPAN);
+
+		if (!port_known(port, n, count) && port_is_free(port))
+			return port;
+	}
+	return harness_free_port();
+}
+
+/*
+ * The part every nginx.conf shares: single process in the foreground, so the
+ * pid we forked is nginx itself and stopping it is one kill; every file it
+ * writes is in the temp dir, so it needs no privileges and no system paths.
+ * write_http adds the servers inside http {}.
+ */
+static int write_nginx_conf(const struct nginx *n, nginx_http_writer write_http)
 {
 	const char *d = harness.dir;
-	FILE *f = fopen(harness.conf_path, "we");
+	FILE *f = fopen(n->conf_path, "we");
+	int rc;
 
 	if (!f)
-		return fail("create %s: %s", harness.conf_path, strerror(errno));
-	/* Single process in the foreground, so the pid we forked is nginx
-	 * itself and stopping it is one kill.  Every file nginx writes is in
-	 * the temp dir, so it needs no privileges and no system paths. */
+		return fail("create %s: %s", n->conf_path, strerror(errno));
 	fprintf(f, "daemon off;\nmaster_process off;\n");
 	if (geteuid() == 0)
 		fprintf(f, "user root;\n");
 	fprintf(f,
-		"pid %s/nginx.pid;\n"
-		"lock_file %s/nginx.lock;\n"
+		"pid %s/%s.pid;\n"
+		"lock_file %s/%s.lock;\n"
 		"error_log %s warn;\n"
 		"events { worker_connections 1024; }\n"
 		"http {\n"
 		"\taccess_log off;\n"
+		/* The one format of every access log a test reads. */
+		"\tlog_format aisfile '$request|$http_range|$http_authorization|$status';\n"
+		/* Readiness probes stay out of the logs tests count. */
+		"\tmap $http_user_agent $aisfile_loggable { \"%s\" 0; default 1; }\n"
 		"\tclient_body_temp_path %s/client_body_temp;\n"
 		"\tproxy_temp_path %s/proxy_temp;\n"
 		"\tfastcgi_temp_path %s/fastcgi_temp;\n"
@@ -743,24 +1059,43 @@ static int write_nginx_conf(int port)
 		"\tsendfile on;\n"
 		/* Long keep-alive so tests see connection reuse, not churn. */
 		"\tkeepalive_timeout 60;\n"
-		"\tkeepalive_requests 100000;\n"
+		"\tkeepalive_requests 100000;\n",
 		/* open_file_cache stays off (the default): harness_replace()
 		 * must be visible to the very next request. */
+		d, n->name, d, n->name, n->error_log, PROBE_USER_AGENT, d, d, d, d, d);
+	rc = write_http(f, n);
+	fprintf(f, "}\n");
+	if (fclose(f) != 0 && rc == 0)
+		rc = fail("write %s: %s", n->conf_path, strerror(errno));
+	return rc;
+}
+
+/* Static files with Range, ETag and Last-Modified, at / and at the AIStore
+ * REST shape GET /v1/objects/BUCKET/OBJECT?provider=ais (nginx ignores the
+ * query). */
+static void write_object_locations(FILE *f)
+{
+	fprintf(f,
+		"\t\tlocation / { root %s; }\n"
+		"\t\tlocation /v1/objects/testbck/ { alias %s/; }\n",
+		harness.objdir, harness.objdir);
+}
+
+/* harness_start()'s server: the objects, and the odd servers tests need. */
+static int write_objects_http(FILE *f, const struct nginx *n)
+{
+	fprintf(f,
 		"\tserver {\n"
 		"\t\tlisten 127.0.0.1:%d;\n"
 		"\t\tserver_name localhost;\n",
-		d, d, harness.error_log, d, d, d, d, d, port);
+		n->ports[0]);
+	write_object_locations(f);
 	fprintf(f,
-		/* The normal case: static files with Range, ETag, Last-Modified. */
-		"\t\tlocation / { root %s; }\n"
 		/* A server that ignores Range and sends the whole body with 200:
 		 * resume must notice rather than splice from offset 0. */
 		"\t\tlocation /norange/ { alias %s/; max_ranges 0; }\n"
 		/* No ETag, only Last-Modified, to validate a resume with. */
 		"\t\tlocation /noetag/ { alias %s/; etag off; }\n"
-		/* The AIStore REST shape GET /v1/objects/BUCKET/OBJECT?provider=ais;
-		 * nginx ignores the query. */
-		"\t\tlocation /v1/objects/testbck/ { alias %s/; }\n"
 		/* Permanent errors with a text body the library must surface
 		 * in its message, and must not retry. */
 		"\t\tlocation = /forbidden { default_type text/plain; return 403 \"forbidden by policy: test\\n\"; }\n"
@@ -769,29 +1104,26 @@ static int write_nginx_conf(int port)
 		/* A 5xx that never recovers: retries must give up within their
 		 * bounds and report the last status. */
 		"\t\tlocation = /always503 { default_type text/plain; return 503 \"overloaded\\n\"; }\n"
-		"\t}\n"
-		"}\n",
-		harness.objdir, harness.objdir, harness.objdir, harness.objdir);
-	if (fclose(f) != 0)
-		return fail("write %s: %s", harness.conf_path, strerror(errno));
+		"\t}\n",
+		harness.objdir, harness.objdir);
 	return 0;
 }
 
-static pid_t start_nginx(void)
+static pid_t spawn_nginx(const struct nginx *n)
 {
 	const char *binary = getenv("NGINX") ? getenv("NGINX") : "/usr/sbin/nginx";
 	char prefix[PATH_MAX + 1];
-	char *argv[] = { (char *)binary, "-p", prefix, "-e", harness.error_log,
-			 "-c", harness.conf_path, NULL };
+	char *argv[] = { (char *)binary, "-p", prefix, "-e", (char *)n->error_log,
+			 "-c", (char *)n->conf_path, NULL };
 	int out;
 	pid_t pid;
 
 	if (access(binary, X_OK) < 0)
 		return fail("nginx %s: %s (set NGINX to its path)", binary, strerror(errno));
 	snprintf(prefix, sizeof(prefix), "%s/", harness.dir);
-	out = open(harness.nginx_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = open(n->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (out < 0)
-		return fail("create %s: %s", harness.nginx_output, strerror(errno));
+		return fail("create %s: %s", n->output, strerror(errno));
 	pid = spawn(argv, out, out);
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
@@ -799,20 +1131,22 @@ static pid_t start_nginx(void)
 	return pid;
 }
 
-/* 1 if a GET of /empty.bin on port answers 200, else 0. */
-static int answers_http_ok(int port)
+/* true if a plain-HTTP GET /empty.bin on port gets an answer with status. */
+static bool answers_with_status(int port, int status)
 {
 	static const char request[] =
-		"GET /" OBJ_EMPTY " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+		"GET /" OBJ_EMPTY " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		"User-Agent: " PROBE_USER_AGENT "\r\nConnection: close\r\n\r\n";
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct timeval timeout = { 0, PROBE_TIMEOUT_MS * 1000 };
-	char reply[32];
+	char reply[32], expected[8];
 	size_t got = 0;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ok = 0;
+	bool ok = false;
 
 	if (fd < 0)
-		return 0;
+		return false;
+	snprintf(expected, sizeof(expected), " %03d", status);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
@@ -827,79 +1161,129 @@ static int answers_http_ok(int port)
 		}
 		reply[got] = '\0';
 		ok = got >= 12 && strncmp(reply, "HTTP/1.", 7) == 0 &&
-		     strncmp(reply + 8, " 200", 4) == 0;
+		     strncmp(reply + 8, expected, 4) == 0;
 	}
 	close(fd);
 	return ok;
 }
 
+static bool nginx_answers(const struct nginx *n)
+{
+	for (int i = 0; i < n->port_count; i++)
+		if (!answers_with_status(n->ports[i], n->ready_status))
+			return false;
+	return true;
+}
+
 enum nginx_outcome { NGINX_READY, NGINX_PORT_TAKEN, NGINX_FAILED };
 
 /*
- * Poll until nginx answers, exits, or runs out of time.  A taken port shows
- * up in the error log at once, but nginx itself retries bind() for 2.5 s, so
- * reading the log lets us move on to another port without that wait.
+ * Poll until nginx answers on every port, exits, or runs out of time.  A
+ * taken port shows up in the error log at once, but nginx itself retries
+ * bind() for 2.5 s, so reading the log lets us move on without that wait.
  */
-static enum nginx_outcome wait_for_nginx(void)
+static enum nginx_outcome wait_for_nginx(struct nginx *n)
 {
 	int64_t deadline = now_ms() + NGINX_READY_TIMEOUT_MS;
 	int status;
 
 	for (;;) {
-		pid_t done = waitpid(harness.nginx_pid, &status, WNOHANG);
-		bool port_taken = file_contains(harness.error_log, "Address already in use");
+		pid_t done = waitpid(n->pid, &status, WNOHANG);
+		bool port_taken = file_contains(n->error_log, "Address already in use");
 
-		if (done == harness.nginx_pid) {
+		if (done == n->pid) {
 			char how[64];
 
-			harness.nginx_pid = 0;
+			n->pid = 0;
 			if (port_taken)
 				return NGINX_PORT_TAKEN;
 			describe_exit(how, sizeof(how), status);
-			fail("nginx %s before it answered", how);
+			fail("%s %s before it answered", n->name, how);
 			return NGINX_FAILED;
 		}
-		if (port_taken) {
-			stop_child(harness.nginx_pid, NGINX_STOP_TIMEOUT_MS);
-			harness.nginx_pid = 0;
+		if (port_taken)
 			return NGINX_PORT_TAKEN;
-		}
-		if (answers_http_ok(harness.port))
+		if (nginx_answers(n))
 			return NGINX_READY;
 		if (now_ms() >= deadline) {
-			fail("nginx did not answer GET /%s with 200 within %d ms",
-			     OBJ_EMPTY, NGINX_READY_TIMEOUT_MS);
+			fail("%s did not answer GET /%s with %d within %d ms",
+			     n->name, OBJ_EMPTY, n->ready_status, NGINX_READY_TIMEOUT_MS);
 			return NGINX_FAILED;
 		}
 		sleep_ms(POLL_INTERVAL_MS);
 	}
 }
 
-/* Start nginx on a fresh free port, retrying when someone else takes the
- * port between our check and nginx's bind. */
-static int run_nginx(void)
+/* Start nginx from n's conf file, on n's ports, and wait until it answers.
+ * Unless it is ready, nothing is left running. */
+static enum nginx_outcome nginx_launch(struct nginx *n)
+{
+	enum nginx_outcome outcome;
+
+	unlink(n->error_log);
+	n->pid = spawn_nginx(n);
+	if (n->pid < 0) {
+		n->pid = 0;
+		return NGINX_FAILED;
+	}
+	outcome = wait_for_nginx(n);
+	if (outcome != NGINX_READY) {
+		stop_child(n->pid, NGINX_STOP_TIMEOUT_MS);
+		n->pid = 0;
+	}
+	if (outcome == NGINX_FAILED) {
+		print_file("nginx error_log", n->error_log);
+		print_file("nginx stdout/stderr", n->output);
+	}
+	return outcome;
+}
+
+/* Start n on fresh ports with the servers write_http describes, retrying
+ * when someone else takes a port between our check and nginx's bind. */
+static int nginx_start(struct nginx *n, nginx_http_writer write_http)
 {
 	for (int attempt = 0; attempt < NGINX_BIND_ATTEMPTS; attempt++) {
 		enum nginx_outcome outcome;
 
-		harness.port = harness_free_port();
-		if (harness.port < 0)
-			return fail("no free port: %s", strerror(errno));
-		unlink(harness.error_log);
-		if (write_nginx_conf(harness.port) < 0)
-			return -1;
-		harness.nginx_pid = start_nginx();
-		if (harness.nginx_pid < 0) {
-			harness.nginx_pid = 0;
-			return -1;
+		for (int i = 0; i < n->port_count; i++) {
+			n->ports[i] = stable_port(n, i);
+			if (n->ports[i] < 0)
+				return fail("no free port: %s", strerror(errno));
 		}
-		outcome = wait_for_nginx();
-		if (outcome == NGINX_READY)
-			return 0;
-		if (outcome == NGINX_FAILED)
+		if (write_nginx_conf(n, write_http) < 0)
 			return -1;
+		outcome = nginx_launch(n);
+		if (outcome != NGINX_PORT_TAKEN)
+			return outcome == NGINX_READY ? 0 : -1;
 	}
-	return fail("nginx could not bind a free port in %d attempts", NGINX_BIND_ATTEMPTS);
+	return fail("%s could not bind free ports in %d attempts", n->name, NGINX_BIND_ATTEMPTS);
+}
+
+/* Start n again from the conf it last ran with, on the same ports; 0 at once
+ * if it still runs.  nginx sets SO_REUSEADDR, so connections the last one
+ * left in TIME_WAIT do not keep it from listening. */
+static int nginx_restart(struct nginx *n)
+{
+	int status;
+
+	if (n->pid > 0 && waitpid(n->pid, &status, WNOHANG) == 0)
+		return 0;
+	n->pid = 0;
+	switch (nginx_launch(n)) {
+	case NGINX_READY:
+		return 0;
+	case NGINX_PORT_TAKEN:
+		return fail("%s cannot restart: port %d is taken", n->name, n->ports[0]);
+	default:
+		return -1;
+	}
+}
+
+/* Stop n if it runs, and forget it. */
+static void nginx_stop(struct nginx *n)
+{
+	stop_child(n->pid, NGINX_STOP_TIMEOUT_MS);
+	memset(n, 0, sizeof(*n));
 }
 
 static bool keep_temp_dir(void)
@@ -937,10 +1321,7 @@ static int make_temp_dir(void)
 	if (!safe_config_path(harness.dir))
 		return fail("temp dir %s has characters nginx.conf would need quoted; "
 			    "set TMPDIR to a plain path", harness.dir);
-	if (join_path(harness.objdir, sizeof(harness.objdir), harness.dir, "objects") < 0 ||
-	    join_path(harness.conf_path, sizeof(harness.conf_path), harness.dir, "nginx.conf") < 0 ||
-	    join_path(harness.error_log, sizeof(harness.error_log), harness.dir, "error.log") < 0 ||
-	    join_path(harness.nginx_output, sizeof(harness.nginx_output), harness.dir, "nginx.out") < 0)
+	if (join_path(harness.objdir, sizeof(harness.objdir), harness.dir, "objects") < 0)
 		return fail("temp dir path too long: %s", harness.dir);
 	if (mkdir(harness.objdir, 0755) < 0)
 		return fail("mkdir %s: %s", harness.objdir, strerror(errno));
@@ -959,15 +1340,11 @@ int harness_start(void)
 	if (harness.running)
 		return 0;
 	harness.owner = getpid();
-	if (make_temp_dir() < 0 || generate_objects() < 0) {
-		remove_temp_dir();
-		return -1;
-	}
-	if (run_nginx() < 0) {
-		print_file("nginx error_log", harness.error_log);
-		print_file("nginx stdout/stderr", harness.nginx_output);
-		stop_child(harness.nginx_pid, NGINX_STOP_TIMEOUT_MS);
-		harness.nginx_pid = 0;
+	if (make_temp_dir() < 0 || generate_objects() < 0 || launcher_start() < 0 ||
+	    nginx_init(&harness.server, "nginx", 1, 200) < 0 ||
+	    nginx_start(&harness.server, write_objects_http) < 0) {
+		nginx_stop(&harness.server);
+		launcher_stop();
 		remove_temp_dir();
 		return -1;
 	}
@@ -984,21 +1361,22 @@ void harness_stop(void)
 {
 	if (!harness.running || getpid() != harness.owner)
 		return;
-	stop_child(harness.nginx_pid, NGINX_STOP_TIMEOUT_MS);
-	harness.nginx_pid = 0;
+	tls_stop();
+	cluster_stop();
+	nginx_stop(&harness.server);
+	launcher_stop();
 	remove_temp_dir();
-	harness.port = 0;
 	harness.running = false;
 }
 
 int harness_port(void)
 {
-	return harness.port;
+	return harness.server.ports[0];
 }
 
 void harness_url(char *out, size_t n, const char *path)
 {
-	format_url(out, n, harness.port, path);
+	format_url(out, n, "http://127.0.0.1", harness.server.ports[0], path);
 }
 
 const char *harness_dir(void)
@@ -1140,7 +1518,7 @@ int proxy_start(struct proxy *p, const char *schedule)
 	if (access(binary, X_OK) < 0)
 		return fail("faultproxy %s: %s (build tests/faultproxy, or set FAULTPROXY)",
 			    binary, strerror(errno));
-	snprintf(upstream, sizeof(upstream), "%d", harness.port);
+	snprintf(upstream, sizeof(upstream), "%d", harness.server.ports[0]);
 	snprintf(log_name, sizeof(log_name), "proxy-%d.log", ++proxy_serial);
 	if (join_path(p->log, sizeof(p->log), harness.dir, log_name) < 0)
 		return fail("proxy log path too long");
@@ -1185,34 +1563,434 @@ void proxy_stop(struct proxy *p)
 
 void proxy_url(const struct proxy *p, char *out, size_t n, const char *path)
 {
-	format_url(out, n, p->port, path);
+	format_url(out, n, "http://127.0.0.1", p->port, path);
 }
 
 char *proxy_log(const struct proxy *p)
 {
-	char *text = p->log[0] ? read_whole_file(p->log, NULL) : NULL;
-
-	/* The proxy creates its log lazily; no file yet means no connections. */
-	if (!text && (!p->log[0] || errno == ENOENT))
-		return strdup("");
-	if (!text)
-		fail("read %s: %s", p->log, strerror(errno));
-	return text;
+	return read_log(p->log);
 }
 
 int proxy_connections(const struct proxy *p)
 {
-	char *text = proxy_log(p);
-	int lines = 0;
+	return count_log_lines(proxy_log(p));
+}
 
-	if (!text)
+/* ---- AIStore-shaped cluster --------------------------------------------- */
+
+/* A target: the objects, and an access log to tell which target served what. */
+static int write_target_http(FILE *f, const struct nginx *n)
+{
+	fprintf(f,
+		"\tserver {\n"
+		"\t\tlisten 127.0.0.1:%d;\n"
+		"\t\tserver_name localhost;\n"
+		"\t\taccess_log %s aisfile if=$aisfile_loggable;\n",
+		n->ports[0], n->access_log);
+	write_object_locations(f);
+	fprintf(f, "\t}\n");
+	return 0;
+}
+
+/* s as an nginx double-quoted string.  nginx would expand a '$' and has no
+ * escape for it, so text with one is refused. */
+static int write_nginx_string(FILE *f, const char *s)
+{
+	if (strchr(s, '$'))
+		return fail("nginx cannot return a literal '$': %s", s);
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+	return 0;
+}
+
+/* GET /v1/objects/testbck/OBJECT answers status with the JSON an AIStore
+ * gateway sends; message is already JSON-escaped. */
+static int write_ais_error(FILE *f, const char *object, int status, const char *message)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"message\":\"%s\",\"method\":\"GET\",\"url_path\":\"/v1/objects/testbck/%s\","
+		 "\"remote_addr\":\"127.0.0.1\",\"caller\":\"\",\"node\":\"p[gw]\",\"status\":%d}",
+		 message, object, status);
+	fprintf(f, "\t\tlocation = /v1/objects/testbck/%s { default_type application/json; return %d ",
+		object, status);
+	if (write_nginx_string(f, body) < 0)
 		return -1;
-	for (const char *c = text; *c; c++)
-		if (*c == '\n')
-			lines++;
-	/* A last line still being written counts as the connection it is. */
-	if (*text && text[strlen(text) - 1] != '\n')
-		lines++;
-	free(text);
-	return lines;
+	fprintf(f, "; }\n");
+	return 0;
+}
+
+/*
+ * The gateway redirects every GET, path and query kept, the way an AIStore
+ * proxy does.  A GET without Range always goes to target 0 and a ranged one
+ * to a random target ($request_id is random per request), so a resumed read
+ * usually continues on a different target than it started on.
+ */
+static int write_gateway_http(FILE *f, const struct nginx *n)
+{
+	const struct nginx *t = cluster.targets;
+
+	fprintf(f,
+		"\tsplit_clients \"$request_id\" $aisfile_any_target { 33.3%% %d; 33.3%% %d; * %d; }\n"
+		"\tmap $http_range $aisfile_target { \"\" %d; default $aisfile_any_target; }\n"
+		"\tserver {\n"
+		"\t\tlisten 127.0.0.1:%d;\n"
+		"\t\tserver_name localhost;\n"
+		"\t\taccess_log %s aisfile if=$aisfile_loggable;\n",
+		t[0].ports[0], t[1].ports[0], t[2].ports[0], t[0].ports[0],
+		n->ports[0], n->access_log);
+	if (write_ais_error(f, "json-missing", 404,
+			    "object \\\"ais://testbck/json-missing\\\" does not exist") < 0 ||
+	    write_ais_error(f, "json-forbidden", 403, "access denied: token required") < 0)
+		return -1;
+	fprintf(f,
+		"\t\tlocation / { return 301 http://127.0.0.1:$aisfile_target$request_uri; }\n"
+		"\t}\n");
+	return 0;
+}
+
+static void cluster_stop(void)
+{
+	nginx_stop(&cluster.gateway);
+	for (int i = 0; i < CLUSTER_TARGETS; i++)
+		nginx_stop(&cluster.targets[i]);
+	cluster.running = false;
+}
+
+int cluster_start(void)
+{
+	if (cluster.running)
+		return 0;
+	if (harness_start() < 0)
+		return -1;
+	for (int i = 0; i < CLUSTER_TARGETS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "target%d", i);
+		if (nginx_init(&cluster.targets[i], name, 1, 200) < 0 ||
+		    nginx_start(&cluster.targets[i], write_target_http) < 0) {
+			cluster_stop();
+			return -1;
+		}
+	}
+	/* Last: its config names the targets' ports. */
+	if (nginx_init(&cluster.gateway, "gateway", 1, 301) < 0 ||
+	    nginx_start(&cluster.gateway, write_gateway_http) < 0) {
+		cluster_stop();
+		return -1;
+	}
+	cluster.running = true;
+	return 0;
+}
+
+void cluster_url(char *out, size_t n, const char *path)
+{
+	format_url(out, n, "http://127.0.0.1", cluster.gateway.ports[0], path);
+}
+
+static bool valid_target(int i)
+{
+	if (!cluster.running) {
+		fail("no cluster: call cluster_start() first");
+		return false;
+	}
+	if (i < 0 || i >= CLUSTER_TARGETS) {
+		fail("no target %d: targets are 0..%d", i, CLUSTER_TARGETS - 1);
+		return false;
+	}
+	return true;
+}
+
+int cluster_target_port(int i)
+{
+	return valid_target(i) ? cluster.targets[i].ports[0] : -1;
+}
+
+int cluster_kill_target(int i)
+{
+	if (!valid_target(i))
+		return -1;
+	pthread_mutex_lock(&cluster.lock);
+	kill_child(cluster.targets[i].pid);
+	cluster.targets[i].pid = 0;
+	pthread_mutex_unlock(&cluster.lock);
+	return 0;
+}
+
+int cluster_start_target(int i)
+{
+	int rc;
+
+	if (!valid_target(i))
+		return -1;
+	pthread_mutex_lock(&cluster.lock);
+	rc = nginx_restart(&cluster.targets[i]);
+	pthread_mutex_unlock(&cluster.lock);
+	return rc;
+}
+
+/* op on every target, even after one failed; -1 if any did. */
+static int every_target(int (*op)(int i))
+{
+	int rc = 0;
+
+	for (int i = 0; i < CLUSTER_TARGETS; i++)
+		if (op(i) < 0)
+			rc = -1;
+	return rc;
+}
+
+int cluster_kill_all_targets(void)
+{
+	return every_target(cluster_kill_target);
+}
+
+int cluster_start_all_targets(void)
+{
+	return every_target(cluster_start_target);
+}
+
+char *cluster_gateway_log(void)
+{
+	return read_log(cluster.gateway.access_log);
+}
+
+int cluster_gateway_requests(void)
+{
+	return count_log_lines(cluster_gateway_log());
+}
+
+char *cluster_target_log(int i)
+{
+	return valid_target(i) ? read_log(cluster.targets[i].access_log) : NULL;
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+/* Our own openssl config, so the certificates do not depend on the system's
+ * openssl.cnf.  -subj names the subjects; these sections add the x509v3
+ * extensions that make a CA a CA and a server certificate valid for
+ * 127.0.0.1 and localhost. */
+static const char openssl_conf[] =
+	"[req]\n"
+	"distinguished_name = dn\n"
+	"[dn]\n"
+	"[ca_ext]\n"
+	"basicConstraints = critical, CA:TRUE\n"
+	"keyUsage = critical, keyCertSign, cRLSign\n"
+	"subjectKeyIdentifier = hash\n"
+	"[server_ext]\n"
+	"basicConstraints = critical, CA:FALSE\n"
+	"keyUsage = critical, digitalSignature\n"
+	"extendedKeyUsage = serverAuth\n"
+	"subjectAltName = DNS:localhost, IP:127.0.0.1\n"
+	"subjectKeyIdentifier = hash\n"
+	"authorityKeyIdentifier = keyid\n"
+	"[client_ext]\n"
+	"basicConstraints = critical, CA:FALSE\n"
+	"keyUsage = critical, digitalSignature\n"
+	"extendedKeyUsage = clientAuth\n"
+	"subjectKeyIdentifier = hash\n"
+	"authorityKeyIdentifier = keyid\n";
+
+/* Run the openssl tool with args (NULL-terminated, without argv[0]), its
+ * output appended to openssl.out; 0 if it exits 0 within TOOL_TIMEOUT_MS. */
+static int run_openssl(const char *const args[])
+{
+	const char *binary = getenv("OPENSSL") ? getenv("OPENSSL") : "/usr/bin/openssl";
+	const char *output = tls_file("openssl.out");
+	char *argv[32];
+	size_t argc = 0;
+	char how[64];
+	int out, status = 0, done;
+	pid_t pid;
+
+	if (access(binary, X_OK) < 0)
+		return fail("openssl %s: %s (set OPENSSL to its path)", binary, strerror(errno));
+	argv[argc++] = (char *)binary;
+	while (*args && argc + 1 < COUNT_OF(argv))
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	out = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (out < 0)
+		return fail("create %s: %s", output, strerror(errno));
+	pid = spawn(argv, out, out);
+	close(out);
+	if (pid < 0)
+		return fail("fork: %s", strerror(errno));
+	done = wait_child(pid, TOOL_TIMEOUT_MS, &status);
+	if (done == 1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (done == 0) {
+		kill_child(pid);
+		snprintf(how, sizeof(how), "did not finish within %d ms", TOOL_TIMEOUT_MS);
+	} else if (done < 0) {
+		snprintf(how, sizeof(how), "could not be waited for: %s", strerror(errno));
+	} else {
+		describe_exit(how, sizeof(how), status);
+	}
+	print_file("openssl output", output);
+	return fail("openssl %s %s", argv[1], how);
+}
+
+#define TLS_KEY_OPTIONS "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc"
+#define TLS_DAYS "2"
+
+/* A self-signed CA certificate and its key. */
+static int make_ca(const char *pem, const char *key, const char *subject)
+{
+	const char *const args[] = {
+		"req", "-config", tls_file("openssl.cnf"), "-x509", TLS_KEY_OPTIONS,
+		"-keyout", tls_file(key), "-out", tls_file(pem), "-days", TLS_DAYS,
+		"-subj", subject, "-extensions", "ca_ext", NULL
+	};
+
+	return run_openssl(args);
+}
+
+/* A key, and a certificate for it signed by ca.pem with the extensions of
+ * section extensions in openssl.cnf. */
+static int make_signed(const char *pem, const char *key, const char *csr,
+		       const char *subject, const char *extensions, const char *serial)
+{
+	const char *const request[] = {
+		"req", "-config", tls_file("openssl.cnf"), "-new", TLS_KEY_OPTIONS,
+		"-keyout", tls_file(key), "-out", tls_file(csr), "-subj", subject, NULL
+	};
+	const char *const sign[] = {
+		"x509", "-req", "-in", tls_file(csr), "-CA", tls_file("ca.pem"),
+		"-CAkey", tls_file("ca.key"), "-set_serial", serial, "-days", TLS_DAYS,
+		"-extfile", tls_file("openssl.cnf"), "-extensions", extensions,
+		"-out", tls_file(pem), NULL
+	};
+
+	return run_openssl(request) < 0 || run_openssl(sign) < 0 ? -1 : 0;
+}
+
+/* DIR/tls with the paths of every file in it, and openssl.cnf written. */
+static int prepare_tls_dir(void)
+{
+	int fd;
+
+	if (join_path(tls.dir, sizeof(tls.dir), harness.dir, "tls") < 0)
+		return fail("temp dir path too long: %s", harness.dir);
+	for (size_t i = 0; i < COUNT_OF(tls_file_names); i++)
+		if (join_path(tls.files[i], sizeof(tls.files[i]), tls.dir, tls_file_names[i]) < 0)
+			return fail("temp dir path too long: %s", harness.dir);
+	if (mkdir(tls.dir, 0700) < 0 && errno != EEXIST)
+		return fail("mkdir %s: %s", tls.dir, strerror(errno));
+	fd = open(tls_file("openssl.cnf"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail("create %s: %s", tls_file("openssl.cnf"), strerror(errno));
+	if (write_all(fd, openssl_conf, sizeof(openssl_conf) - 1) < 0) {
+		close(fd);
+		return fail("write %s: %s", tls_file("openssl.cnf"), strerror(errno));
+	}
+	close(fd);
+	return 0;
+}
+
+static int make_certificates(void)
+{
+	if (make_ca("ca.pem", "ca.key", "/CN=aisfile test CA") < 0 ||
+	    make_ca("other-ca.pem", "other-ca.key", "/CN=aisfile unrelated CA") < 0 ||
+	    make_signed("server.pem", "server.key", "server.csr", "/CN=localhost",
+			"server_ext", "1001") < 0 ||
+	    make_signed("client.pem", "client.key", "client.csr", "/CN=aisfile test client",
+			"client_ext", "1002") < 0)
+		return -1;
+	return 0;
+}
+
+/* One https server per enum tls_server, ports[which] being its port. */
+static int write_tls_http(FILE *f, const struct nginx *n)
+{
+	fprintf(f,
+		"\tssl_certificate %s;\n"
+		"\tssl_certificate_key %s;\n",
+		tls_file("server.pem"), tls_file("server.key"));
+	for (int which = 0; which < TLS_SERVER_COUNT; which++) {
+		fprintf(f,
+			"\tserver {\n"
+			"\t\tlisten 127.0.0.1:%d ssl;\n"
+			"\t\tserver_name localhost;\n"
+			"\t\taccess_log %s aisfile if=$aisfile_loggable;\n",
+			n->ports[which], n->access_log);
+		/* No valid client certificate: nginx answers 400. */
+		if (which == TLS_CLIENT_CERT)
+			fprintf(f,
+				"\t\tssl_verify_client on;\n"
+				"\t\tssl_client_certificate %s;\n",
+				tls_file("ca.pem"));
+		/* An https gateway that sends the client on to plain http. */
+		if (which == TLS_DOWNGRADE)
+			fprintf(f,
+				"\t\tlocation / { return 301 http://127.0.0.1:%d$request_uri; }\n",
+				cluster.targets[0].ports[0]);
+		else
+			write_object_locations(f);
+		fprintf(f, "\t}\n");
+	}
+	return 0;
+}
+
+static void tls_stop(void)
+{
+	nginx_stop(&tls.server);
+	memset(&tls, 0, sizeof(tls));
+}
+
+int tls_start(void)
+{
+	if (tls.running)
+		return 0;
+	/* TLS_DOWNGRADE redirects to cluster target 0. */
+	if (cluster_start() < 0)
+		return -1;
+	/* An https port answers the plain-HTTP readiness probe with 400. */
+	if (prepare_tls_dir() < 0 || make_certificates() < 0 ||
+	    nginx_init(&tls.server, "tls", TLS_SERVER_COUNT, 400) < 0 ||
+	    nginx_start(&tls.server, write_tls_http) < 0) {
+		tls_stop();
+		return -1;
+	}
+	tls.running = true;
+	return 0;
+}
+
+static void format_tls_url(char *out, size_t n, const char *origin,
+			   enum tls_server which, const char *path)
+{
+	if ((unsigned)which >= TLS_SERVER_COUNT || !tls.running) {
+		fail("no TLS server %d (is tls_start() done?)", (int)which);
+		if (n > 0)
+			out[0] = '\0';
+		return;
+	}
+	format_url(out, n, origin, tls.server.ports[which], path);
+}
+
+void tls_url(char *out, size_t n, enum tls_server which, const char *path)
+{
+	format_tls_url(out, n, "https://127.0.0.1", which, path);
+}
+
+void tls_url_localhost(char *out, size_t n, enum tls_server which, const char *path)
+{
+	format_tls_url(out, n, "https://localhost", which, path);
+}
+
+const char *tls_file(const char *name)
+{
+	for (size_t i = 0; name && i < COUNT_OF(tls_file_names); i++)
+		if (strcmp(name, tls_file_names[i]) == 0 && tls.files[i][0])
+			return tls.files[i];
+	fail("no TLS file %s (is tls_start() done?)", name ? name : "(null)");
+	return NULL;
 }

@@ -3,21 +3,33 @@
  *
  * harness_start() generates a fixed set of objects in a private temp dir and
  * serves them with a real nginx on a free 127.0.0.1 port; proxy_start() puts
- * the fault-injection proxy (tests/faultproxy) in front of that nginx.  The
- * tests then talk HTTP to real sockets, as a user's program would.
+ * the fault-injection proxy (tests/faultproxy) in front of that nginx.  On
+ * demand, cluster_start() adds an AIStore-shaped cluster (a gateway that
+ * redirects to three storage targets, each a real nginx) and tls_start() https
+ * servers with their own CA.  The tests then talk HTTP to real sockets, as a
+ * user's program would.
  *
  * Every object is generated deterministically from a fixed seed, so a test
  * compares what the library returned with harness_object() byte for byte.
  *
- * Threads: harness_object(), the *_url() functions, proxy_log() and
- * proxy_connections() may be called from any thread; everything else from the
- * thread that runs the suites.  nginx and proxies get SIGKILL when that thread
- * dies (PR_SET_PDEATHSIG), so a crashed test leaves no server running (its
- * temp dir does stay behind; only harness_stop() or exit() removes it).
+ * Threads: harness_object(), the *_url() functions, proxy_log(),
+ * proxy_connections(), tls_file() and every cluster_* function except
+ * cluster_start() may be called from any thread (the cluster ones once
+ * cluster_start() has returned 0); a test may restart targets from a helper
+ * thread while its main thread is blocked reading from one.  Everything else,
+ * and harness_stop() in particular, only from the thread that runs the suites
+ * and only while no other thread is inside the harness.
+ *
+ * Every server and tool is forked by one harness thread that lives from
+ * harness_start() to harness_stop(), and gets SIGKILL when it ends
+ * (PR_SET_PDEATHSIG): a crashed test binary leaves no server running (its
+ * temp dir does stay behind; only harness_stop() or exit() removes it), and a
+ * target restarted from a helper thread does not die with that thread.
  *
  * Environment: NGINX (default /usr/sbin/nginx), FAULTPROXY (default
- * "faultproxy" next to the test binary), HARNESS_KEEP=1 keeps the temp dir
- * after harness_stop() or a failed start, for a post-mortem.
+ * "faultproxy" next to the test binary), OPENSSL (default /usr/bin/openssl),
+ * HARNESS_KEEP=1 keeps the temp dir after harness_stop() or a failed start,
+ * for a post-mortem.
  */
 #ifndef AISFILE_TESTS_HARNESS_H
 #define AISFILE_TESTS_HARNESS_H
@@ -42,7 +54,8 @@
  * Calling it again while running returns 0.
  */
 int harness_start(void);
-/* Stop nginx and remove the temp dir.  Safe to call twice, or without start. */
+/* Stop every server (TLS, cluster, nginx) and remove the temp dir.  Safe to
+ * call twice, or without start. */
 void harness_stop(void);
 int harness_port(void);
 /* out = "http://127.0.0.1:PORT" + path (path starts with '/'). */
@@ -89,5 +102,88 @@ int proxy_connections(const struct proxy *p);
 /* A loopback TCP port nothing listens on right now (bind port 0, close);
  * -1 on error. */
 int harness_free_port(void);
+
+/*
+ * The AIStore-shaped cluster.  AIStore serves a GET through a gateway that
+ * answers 301 with a Location on one storage target, which sends the body.
+ * Here the gateway and the CLUSTER_TARGETS targets are each an nginx on its
+ * own 127.0.0.1 port:
+ *
+ *  - every target serves the objects, at / and at /v1/objects/testbck/, with
+ *    Range, ETag and Last-Modified;
+ *  - the gateway answers every GET with 301 to
+ *    http://127.0.0.1:TARGET_PORT/same/path?same=query, where a request
+ *    without a Range header goes to target 0 and one with a Range header to a
+ *    target picked at random per request;
+ *  - GET /v1/objects/testbck/json-missing on the gateway answers 404 and
+ *    .../json-forbidden 403, each with an AIStore error JSON body
+ *    (application/json; {"message":...,"status":404}).
+ *
+ * Each server appends one line per request it answered, readiness probes
+ * left out, to its access log: "$request|$http_range|$http_authorization|
+ * $status", e.g. "GET /random.bin HTTP/1.1|bytes=10-|Bearer x|206" (fields
+ * the request lacks are "-").  nginx writes the line after it has sent the
+ * response, so a client can see the response a moment before the line is
+ * there; a target killed mid-response writes none.
+ *
+ * Target ports come from below the kernel's ephemeral port range, so no
+ * outgoing connection or proxy takes the port of a killed target, and it
+ * restarts on the same port.
+ */
+#define CLUSTER_TARGETS 3
+
+/* Start the targets and the gateway (and harness_start() if needed).
+ * Calling it again while running returns 0.  0, or -1 after printing why
+ * on stderr.  harness_stop() stops the cluster. */
+int cluster_start(void);
+/* out = "http://127.0.0.1:GATEWAY_PORT" + path. */
+void cluster_url(char *out, size_t n, const char *path);
+/* Port of target i (0..CLUSTER_TARGETS-1), the same across kills and
+ * restarts; -1 if there is no such target. */
+int cluster_target_port(int i);
+/* SIGKILL target i and reap it: its port refuses connections and its open
+ * connections are reset or closed at once.  Killing a killed target is 0;
+ * -1 only for a bad i. */
+int cluster_kill_target(int i);
+/* Start target i again on the same port and wait until it answers (at most
+ * 10 s).  0 at once if it runs; -1 after printing why on stderr. */
+int cluster_start_target(int i);
+/* The above for every target; -1 if any one failed. */
+int cluster_kill_all_targets(void);
+int cluster_start_all_targets(void);
+/* Lines in the gateway's access log, i.e. requests it answered; -1 on error. */
+int cluster_gateway_requests(void);
+/* malloc'd NUL-terminated content of the gateway's / target i's access log
+ * ("" if it has none yet), caller frees.  NULL on error. */
+char *cluster_gateway_log(void);
+char *cluster_target_log(int i);
+
+/*
+ * https servers.  tls_start() generates, with the openssl tool, in DIR/tls: a
+ * CA (ca.pem, ca.key), a certificate for the servers signed by it (CN and
+ * subjectAltName DNS:localhost, IP:127.0.0.1), a client certificate signed
+ * by it (client.pem, client.key), and an unrelated CA (other-ca.pem); all EC
+ * P-256, valid for 2 days.  Then one nginx serves on its own port each:
+ */
+enum tls_server {
+	TLS_PLAIN,       /* the objects, at / and /v1/objects/testbck/ */
+	TLS_CLIENT_CERT, /* the same, but a request without a client certificate
+			  * signed by ca.pem gets 400 */
+	TLS_DOWNGRADE,   /* every GET: 301 to the same path and query on
+			  * http://127.0.0.1:TARGET0_PORT (plain http) */
+};
+/* Start the https servers (and cluster_start() if needed).  Calling it again
+ * while running returns 0.  0, or -1 after printing why on stderr.
+ * harness_stop() stops them. */
+int tls_start(void);
+/* out = "https://127.0.0.1:PORT" + path, or "https://localhost:PORT" + path;
+ * "" if there is no such server. */
+void tls_url(char *out, size_t n, enum tls_server which, const char *path);
+void tls_url_localhost(char *out, size_t n, enum tls_server which, const char *path);
+/* Full path of a file in DIR/tls: "ca.pem", "ca.key", "other-ca.pem",
+ * "client.pem", "client.key", "server.pem", "server.key".  Valid until
+ * harness_stop(); NULL (and a message) for another name or before
+ * tls_start(). */
+const char *tls_file(const char *name);
 
 #endif

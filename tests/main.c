@@ -13,7 +13,13 @@
 
 int add_suite(const char *name, const struct test_case *tests)
 {
-	CU_pSuite suite = CU_add_suite(name, NULL, NULL);
+	return add_suite_with_init(name, NULL, tests);
+}
+
+int add_suite_with_init(const char *name, int (*init)(void),
+                        const struct test_case *tests)
+{
+	CU_pSuite suite = CU_add_suite(name, init, NULL);
 
 	if (!suite)
 		return -1;
@@ -128,7 +134,9 @@ int main(void)
 		return 1;
 	if (register_url_suite() || register_read_suite() ||
 	    register_fault_suite() || register_seek_suite() ||
-	    register_stdio_suite() || register_archive_suite()) {
+	    register_stdio_suite() || register_archive_suite() ||
+	    register_cluster_suite() || register_tls_suite() ||
+	    register_tools_suite()) {
 		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		harness_stop();
@@ -137,7 +145,8 @@ int main(void)
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_tests_failed() +
-	           CU_get_number_of_failures();
+	           CU_get_number_of_failures() +
+	           CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
 	harness_stop();
 	return failures ? 1 : 0;

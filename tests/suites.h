@@ -19,6 +19,9 @@ int register_fault_suite(void);
 int register_seek_suite(void);
 int register_stdio_suite(void);
 int register_archive_suite(void);
+int register_cluster_suite(void);
+int register_tls_suite(void);
+int register_tools_suite(void);
 
 /* Register a suite from a NULL-terminated table; returns 0 or -1. */
 struct test_case {
@@ -26,6 +29,10 @@ struct test_case {
 	void (*fn)(void);
 };
 int add_suite(const char *name, const struct test_case *tests);
+/* The same, with an init run before the suite (0 = ready; else the suite's
+ * tests are reported as failed). */
+int add_suite_with_init(const char *name, int (*init)(void),
+                        const struct test_case *tests);
 
 /* URL of path on the test nginx, in a static rotating buffer (8 slots). */
 const char *url_of(const char *path);

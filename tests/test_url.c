@@ -179,6 +179,113 @@ static void test_null_stream_calls_are_einval(void)
 	CU_ASSERT_EQUAL(ais_close(NULL), 0);
 }
 
+/* Open uri with the endpoint behind a logging proxy and return the request
+ * line the gateway saw, e.g. "GET /v1/objects/b/o?provider=aws". */
+static char *request_seen_for(const char *uri, int *err)
+{
+	struct ais_options o = AIS_OPTIONS_INIT;
+	struct proxy p;
+	ais_stream *s;
+	char *log, *line = NULL;
+
+	if (proxy_start(&p, "pass") < 0)
+		return NULL;
+	o.endpoint = proxied(&p, "");
+	errno = 0;
+	s = ais_open(uri, &o);
+	*err = s ? 0 : errno;
+	ais_close(s);
+	log = proxy_log(&p);
+	if (log && strstr(log, "GET ")) {
+		char *start = strstr(log, "GET "), *end = strstr(start, " range=");
+
+		line = strndup(start, end ? (size_t)(end - start) : strlen(start));
+	}
+	free(log);
+	proxy_stop(&p);
+	return line;
+}
+
+static void expect_request(const char *uri, const char *request)
+{
+	int err;
+	char *seen = request_seen_for(uri, &err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seen);
+	CU_ASSERT_STRING_EQUAL(seen, request);
+	CU_ASSERT_EQUAL(err, 0);
+	free(seen);
+}
+
+static void test_remote_backend_schemes_name_their_provider(void)
+{
+	expect_request("s3://testbck/random.bin",
+	               "GET /v1/objects/testbck/random.bin?provider=aws");
+	expect_request("gs://testbck/random.bin",
+	               "GET /v1/objects/testbck/random.bin?provider=gcp");
+	expect_request("az://testbck/random.bin",
+	               "GET /v1/objects/testbck/random.bin?provider=azure");
+	expect_request("oc://testbck/random.bin",
+	               "GET /v1/objects/testbck/random.bin?provider=oci");
+}
+
+static void test_namespace_goes_in_query(void)
+{
+	expect_request("ais://@Zuid1#ns1/testbck/random.bin",
+	               "GET /v1/objects/testbck/random.bin?provider=ais"
+	               "&namespace=%40Zuid1%23ns1");
+	expect_request("ais://#ns2/testbck/random.bin",
+	               "GET /v1/objects/testbck/random.bin?provider=ais"
+	               "&namespace=%40%23ns2");
+	expect_open_fails("ais://@uuidonly/testbck/random.bin", EINVAL,
+	                  "namespace");
+}
+
+static void test_object_name_keeps_slashes_and_encodes_the_rest(void)
+{
+	int err;
+	char *seen = request_seen_for("ais://testbck/dir one/a+b?c#d.bin", &err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seen);
+	CU_ASSERT_STRING_EQUAL(seen, "GET /v1/objects/testbck/dir%20one/"
+	                       "a%2Bb%3Fc%23d.bin?provider=ais");
+	CU_ASSERT_EQUAL(err, ENOENT);
+	free(seen);
+}
+
+static void test_malformed_env_boolean_is_einval(void)
+{
+	setenv("AIS_SKIP_VERIFY_CRT", "maybe", 1);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ais_open(url_of("/random.bin"), NULL));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "AIS_SKIP_VERIFY_CRT"));
+	unsetenv("AIS_SKIP_VERIFY_CRT");
+}
+
+static void test_unreadable_token_file_is_einval(void)
+{
+	char path[1024];
+	FILE *f;
+
+	setenv("AIS_AUTHN_TOKEN_FILE", "/nonexistent/token.json", 1);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ais_open(url_of("/random.bin"), NULL));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "/nonexistent/token.json"));
+	snprintf(path, sizeof(path), "%s/bad-token.json", harness_dir());
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("{\"tokn\": \"x\"}\n", f);
+	fclose(f);
+	setenv("AIS_AUTHN_TOKEN_FILE", path, 1);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ais_open(url_of("/random.bin"), NULL));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "no {\"token\""));
+	unsetenv("AIS_AUTHN_TOKEN_FILE");
+}
+
 int register_url_suite(void)
 {
 	static const struct test_case tests[] = {
@@ -199,6 +306,15 @@ int register_url_suite(void)
 		  test_malformed_env_timeout_is_einval },
 		{ "ais_fopen rejects write modes", test_fopen_rejects_write_modes },
 		{ "NULL stream calls are EINVAL", test_null_stream_calls_are_einval },
+		{ "s3/gs/az/oc name their provider",
+		  test_remote_backend_schemes_name_their_provider },
+		{ "namespace goes in the query", test_namespace_goes_in_query },
+		{ "object name keeps slashes and encodes the rest",
+		  test_object_name_keeps_slashes_and_encodes_the_rest },
+		{ "malformed env boolean is EINVAL",
+		  test_malformed_env_boolean_is_einval },
+		{ "unreadable token file is EINVAL",
+		  test_unreadable_token_file_is_einval },
 		{ NULL, NULL },
 	};
 
