@@ -76,6 +76,21 @@ struct ais_options {
 	 * reads through on the open connection instead of sending a new Range
 	 * request.  Default 256 KiB. */
 	size_t skip_read_through;
+	/* Read-ahead: bytes the stream may fetch ahead of the caller, on its own
+	 * thread, while the caller works; also the bound on the stream's
+	 * buffer memory.  -1 turns read-ahead off (the caller's thread does the
+	 * fetching, with one chunk_size buffer).  Env AIS_READAHEAD (bytes,
+	 * with an optional K, M or G suffix; 0 means off).  Default 64 MiB. */
+	long readahead_bytes;
+	/* Parallel ranged fetching: with read-ahead on, an object of known size
+	 * of at least 4 parts, on a server that honours Range, is fetched in
+	 * parts of part_size bytes by up to this many connections at once and
+	 * handed out in order.  1 means one connection.  Env AIS_CONNECTIONS.
+	 * Default 4. */
+	int connections;
+	/* Size of one part.  Env AIS_PART_SIZE (as AIS_READAHEAD).  Default
+	 * 8 MiB; at least 64 KiB is used. */
+	size_t part_size;
 	/* Extra request headers, "Name: value", NULL-terminated array.  Copied by
 	 * ais_open(); the caller keeps ownership. */
 	const char *const *headers;

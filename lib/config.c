@@ -3,6 +3,7 @@
  * Precedence: a field set in code, else its environment variable, else the
  * built-in default (documented in aisfile.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,76 @@ static int pick_retries(int set, char *err, size_t errlen)
 		return -1;
 	}
 	return (int)n;
+}
+
+/* A byte count from the environment: digits with an optional K, M or G.
+ * Returns 0 and *out (unchanged when unset), or -1 with a message. */
+static int env_bytes(const char *name, size_t *out, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long n;
+	int shift = 0;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (errno || *end || !isdigit((unsigned char)*v) || n > (1ULL << 40) >> shift) {
+		snprintf(err, errlen, "%s must be a byte count such as 64M, not "
+		         "'%s'", name, v);
+		errno = EINVAL;
+		return -1;
+	}
+	*out = (size_t)(n << shift);
+	return 0;
+}
+
+static int resolve_readahead(struct ais_config *cfg,
+                             const struct ais_options *opts, char *err,
+                             size_t errlen)
+{
+	const char *conns = getenv("AIS_CONNECTIONS");
+	size_t from_env = 64u << 20;
+	char *end;
+	long n;
+
+	if (opts->readahead_bytes > 0)
+		cfg->readahead_bytes = (size_t)opts->readahead_bytes;
+	else if (opts->readahead_bytes < 0)
+		cfg->readahead_bytes = 0;
+	else if (env_bytes("AIS_READAHEAD", &from_env, err, errlen) < 0)
+		return -1;
+	else
+		cfg->readahead_bytes = from_env;
+	cfg->part_size = 8u << 20;
+	if (opts->part_size)
+		cfg->part_size = opts->part_size;
+	else if (env_bytes("AIS_PART_SIZE", &cfg->part_size, err, errlen) < 0)
+		return -1;
+	if (cfg->part_size < MIN_CHUNK_SIZE)
+		cfg->part_size = MIN_CHUNK_SIZE;
+	cfg->connections = 4;
+	if (opts->connections > 0) {
+		cfg->connections = opts->connections;
+	} else if (conns && *conns) {
+		n = strtol(conns, &end, 10);
+		if (*end || n < 1 || n > 64) {
+			snprintf(err, errlen, "AIS_CONNECTIONS must be a whole number "
+			         "from 1 to 64, not '%s'", conns);
+			errno = EINVAL;
+			return -1;
+		}
+		cfg->connections = (int)n;
+	}
+	if (cfg->connections > 64)
+		cfg->connections = 64;
+	return 0;
 }
 
 static int copy_headers(struct ais_config *cfg, const char *const *headers,
@@ -234,6 +305,7 @@ int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
 	if (pick_string(&cfg->endpoint, opts->endpoint, "AIS_ENDPOINT", err,
 	                errlen) < 0 ||
 	    resolve_security(cfg, opts, err, errlen) < 0 ||
+	    resolve_readahead(cfg, opts, err, errlen) < 0 ||
 	    copy_headers(cfg, opts->headers, err, errlen) < 0) {
 		int e = errno;
 

@@ -246,6 +246,11 @@ bool http_active(const struct http_conn *c)
 	return c->active;
 }
 
+void http_wakeup(struct http_conn *c)
+{
+	curl_multi_wakeup(c->multi);
+}
+
 void http_conn_free(struct http_conn *c)
 {
 	if (!c)
@@ -275,7 +280,8 @@ static struct curl_slist *append_bearer(struct curl_slist *list,
 /* The one place that builds request headers: the caller's, the token, then
  * Range and If-Match for a resumed or repositioned request. */
 static struct curl_slist *build_headers(const struct ais_config *cfg,
-                                        int64_t offset, const char *if_match)
+                                        const struct http_range *range,
+                                        const char *if_match)
 {
 	struct curl_slist *list = NULL, *next;
 	char line[HTTP_VALIDATOR_MAX + 32];
@@ -290,8 +296,13 @@ static struct curl_slist *build_headers(const struct ais_config *cfg,
 			goto oom;
 		list = next;
 	}
-	if (offset > 0) {
-		snprintf(line, sizeof(line), "Range: bytes=%lld-", (long long)offset);
+	if (range->send) {
+		if (range->to >= 0)
+			snprintf(line, sizeof(line), "Range: bytes=%lld-%lld",
+			         (long long)range->from, (long long)range->to);
+		else
+			snprintf(line, sizeof(line), "Range: bytes=%lld-",
+			         (long long)range->from);
 		if (!(next = curl_slist_append(list, line)))
 			goto oom;
 		list = next;
@@ -308,15 +319,16 @@ oom:
 	return NULL;
 }
 
-int http_start(struct http_conn *c, const char *url, int64_t offset,
-               const char *if_match, const struct http_sink *sink)
+int http_start(struct http_conn *c, const char *url,
+               const struct http_range *range, const char *if_match,
+               const struct http_sink *sink)
 {
 	struct curl_slist *headers = NULL;
 
 	http_abort(c);
-	if ((offset > 0 || (if_match && *if_match) || c->cfg->headers ||
+	if ((range->send || (if_match && *if_match) || c->cfg->headers ||
 	     c->cfg->token) &&
-	    !(headers = build_headers(c->cfg, offset, if_match))) {
+	    !(headers = build_headers(c->cfg, range, if_match))) {
 		errno = ENOMEM;
 		return -1;
 	}

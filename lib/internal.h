@@ -8,7 +8,9 @@
 
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +34,9 @@ struct ais_config {
 	long backoff_max_ms;
 	size_t chunk_size;
 	size_t skip_read_through;
+	size_t readahead_bytes; /* 0: read-ahead off */
+	int connections;
+	size_t part_size;
 	struct curl_slist *headers;
 	char *endpoint;
 	char *token;     /* NULL when none */
@@ -97,10 +102,21 @@ struct http_conn;
 
 struct http_conn *http_conn_new(const struct ais_config *cfg);
 void http_conn_free(struct http_conn *c);
-/* Send GET url, with "Range: bytes=offset-" when offset > 0 and If-Match
- * when if_match is not NULL.  Any request in flight is dropped first. */
-int http_start(struct http_conn *c, const char *url, int64_t offset,
-               const char *if_match, const struct http_sink *sink);
+/* The Range of a request: "bytes=from-to", or "bytes=from-" when to < 0;
+ * none at all unless send. */
+struct http_range {
+	int64_t from;
+	int64_t to;
+	bool send;
+};
+
+/* Send GET url with range, and If-Match when if_match is not NULL.  Any
+ * request in flight is dropped first. */
+int http_start(struct http_conn *c, const char *url,
+               const struct http_range *range, const char *if_match,
+               const struct http_sink *sink);
+/* Make an http_pump() waiting in another thread return at once. */
+void http_wakeup(struct http_conn *c);
 /* Drop the request in flight, if any. */
 void http_abort(struct http_conn *c);
 bool http_active(const struct http_conn *c);
@@ -114,6 +130,97 @@ enum http_pump_result {
  * fills *res when done. */
 enum http_pump_result http_pump(struct http_conn *c, long timeout_ms,
                                 struct http_result *res);
+
+/* ---- fetching (fetch.c) ------------------------------------------------ */
+
+/* Counters the fetchers of a stream add to, from any thread. */
+struct fetch_stats {
+	_Atomic uint64_t requests;
+	_Atomic uint64_t resumes;
+	_Atomic uint64_t seeks;
+	_Atomic uint64_t failures;
+	_Atomic uint64_t bytes_received;
+	_Atomic uint64_t bytes_discarded;
+};
+
+/* What every fetcher of one stream shares: the object and its identity. */
+struct object {
+	const struct ais_config *cfg;
+	const char *url; /* every request goes here, never to a redirect target */
+	pthread_mutex_t lock;        /* guards have_identity and identity */
+	bool have_identity;
+	struct http_reply identity;  /* the first reply: size and validators */
+	_Atomic int64_t size;        /* -1 while unknown */
+	_Atomic bool range_ok;       /* the first reply was a 206 */
+	_Atomic bool sticky_claimed;
+	_Atomic int sticky_errno;    /* ESTALE once the object changed */
+	char sticky_msg[AIS_ERRMSG_MAX]; /* written once, before sticky_errno */
+	struct fetch_stats stats;
+};
+
+/* Why a fetcher sends its next request: counted as a resume, a seek, or
+ * neither (the first request, a new part of a parallel fetch). */
+enum request_reason { REQ_FIRST, REQ_RESUME, REQ_SEEK, REQ_PART };
+
+/* One connection filling a window of the object: bytes [off, off + cap)
+ * into buf, len of them so far. */
+struct fetcher {
+	struct object *obj;
+	struct http_conn *http;
+	struct http_sink sink;
+	char *buf;
+	size_t cap;
+	size_t len;
+	int64_t off;
+	size_t limit;  /* this fill stops at len == limit (<= cap) */
+	bool bounded;  /* ask for exactly the window, "bytes=a-b" */
+	/* The request in flight. */
+	int64_t req_offset; /* the byte asked for */
+	int64_t req_next;   /* object offset of the next body byte on the wire */
+	int64_t req_end;    /* one past the last byte asked for; -1 open */
+	enum request_reason next_reason;
+	/* Retry state: consecutive failed attempts since the last byte. */
+	int failures;
+	int64_t request_started_ms;
+	int64_t first_failure_ms;
+	unsigned int jitter_seed;
+	int refused_errno;
+	const _Atomic bool *cancel; /* set from another thread: stop now */
+	/* libcurl hands over pieces whole: what did not fit the window waits
+	 * here for the next, contiguous window. */
+	char spill[CURL_MAX_WRITE_SIZE];
+	size_t spill_len;
+	int64_t spill_off;
+	char errmsg[AIS_ERRMSG_MAX]; /* why the last fill failed */
+};
+
+int fetcher_init(struct fetcher *f, struct object *o);
+void fetcher_release(struct fetcher *f);
+/* Point the fetcher at a new window.  The request in flight goes on when it
+ * will reach off soon (and is of the same kind); otherwise it is dropped.
+ * Returns whether it went on. */
+bool fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
+                 bool bounded);
+/* Fill the window until it holds more than have bytes and nothing more is
+ * ready at once, or limit bytes, or it reaches the object's end.  Returns
+ * len (0: the window starts at the end), or -1 with errno and f->errmsg. */
+ssize_t fetcher_fill(struct fetcher *f, size_t have, size_t limit);
+/* Interrupt a fill waiting for the network in another thread. */
+void fetcher_wake(struct fetcher *f);
+
+/* ---- read-ahead (readahead.c) ------------------------------------------ */
+
+struct readahead;
+
+/* Start the workers of a stream's read-ahead (NULL with errno). */
+struct readahead *readahead_new(struct object *obj);
+/* Stop the workers and free everything. */
+void readahead_free(struct readahead *ra);
+/* Bytes at pos: sets *p and returns their count, valid until the next call;
+ * 0 at the end; -1 with *err and msg on failure (the next call asks again,
+ * except after ESTALE). */
+ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
+                       int *err, char *msg, size_t msglen);
 
 /* ---- errors (error.c) -------------------------------------------------- */
 

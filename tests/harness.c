@@ -1628,7 +1628,8 @@ static int write_ais_error(FILE *f, const char *object, int status, const char *
 
 /*
  * The gateway redirects every GET, path and query kept, the way an AIStore
- * proxy does.  A GET without Range always goes to target 0 and a ranged one
+ * proxy does.  A GET from byte 0 (no Range, or "bytes=0-", how a stream
+ * starts) always goes to target 0 and any other ranged one
  * to a random target ($request_id is random per request), so a resumed read
  * usually continues on a different target than it started on.
  */
@@ -1638,13 +1639,13 @@ static int write_gateway_http(FILE *f, const struct nginx *n)
 
 	fprintf(f,
 		"\tsplit_clients \"$request_id\" $aisfile_any_target { 33.3%% %d; 33.3%% %d; * %d; }\n"
-		"\tmap $http_range $aisfile_target { \"\" %d; default $aisfile_any_target; }\n"
+		"\tmap $http_range $aisfile_target { \"\" %d; \"bytes=0-\" %d; default $aisfile_any_target; }\n"
 		"\tserver {\n"
 		"\t\tlisten 127.0.0.1:%d;\n"
 		"\t\tserver_name localhost;\n"
 		"\t\taccess_log %s aisfile if=$aisfile_loggable;\n",
 		t[0].ports[0], t[1].ports[0], t[2].ports[0], t[0].ports[0],
-		n->ports[0], n->access_log);
+		t[0].ports[0], n->ports[0], n->access_log);
 	if (write_ais_error(f, "json-missing", 404,
 			    "object \\\"ais://testbck/json-missing\\\" does not exist") < 0 ||
 	    write_ais_error(f, "json-forbidden", 403, "access denied: token required") < 0)

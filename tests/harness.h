@@ -113,8 +113,8 @@ int harness_free_port(void);
  *    Range, ETag and Last-Modified;
  *  - the gateway answers every GET with 301 to
  *    http://127.0.0.1:TARGET_PORT/same/path?same=query, where a request
- *    without a Range header goes to target 0 and one with a Range header to a
- *    target picked at random per request;
+ *    from byte 0 (no Range, or "Range: bytes=0-") goes to target 0 and any
+ *    other ranged one to a target picked at random per request;
  *  - GET /v1/objects/testbck/json-missing on the gateway answers 404 and
  *    .../json-forbidden 403, each with an AIStore error JSON body
  *    (application/json; {"message":...,"status":404}).

@@ -171,7 +171,9 @@ static void test_large_member_tar_extraction_exact_through_cuts(void)
 	local_digest(OBJ_LARGETAR, 1, &local);
 	CU_ASSERT_EQUAL(remote.data_hash, local.data_hash);
 	CU_ASSERT_EQUAL(remote.data_bytes, local.data_bytes);
-	CU_ASSERT(st.resumes >= 18);
+	/* 128 MiB through connections cut every 7 MB. */
+	CU_ASSERT(st.resumes >= 12);
+	CU_ASSERT_EQUAL(st.failures, st.resumes);
 	archive_read_free(a);
 	ais_close(s);
 	proxy_stop(&p);

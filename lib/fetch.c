@@ -1,0 +1,530 @@
+/*
+ * fetch.c - one resilient connection: a fetcher fills a window of the object
+ * (a buffer that must hold bytes [off, off + cap)) from its own HTTP
+ * connection.  When a request breaks it asks again from the first byte the
+ * window lacks, through the original URL, after a backoff, within the retry
+ * budget.  Every reply is checked against the object's identity, fixed by
+ * the first reply, so bytes of two versions are never joined.
+ *
+ * The stream runs one fetcher on the caller's thread (no read-ahead), or
+ * several on their own threads (readahead.c); what they share lives in
+ * struct object, under its lock or in atomics.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define POLL_SLICE_MS 100
+#define BACKOFF_SLICE_MS 20
+
+/* ---- errors --------------------------------------------------------------- */
+
+static int fetch_fail(struct fetcher *f, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fetch_fail(struct fetcher *f, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->errmsg, sizeof(f->errmsg), fmt, ap);
+	va_end(ap);
+	errno = err;
+	return -1;
+}
+
+/* The object changed: every fetcher of the stream stops for good. */
+static int stale(struct fetcher *f, const char *fmt, const char *was,
+                 const char *now)
+{
+	struct object *o = f->obj;
+	char what[AIS_ERRMSG_MAX / 2];
+
+	snprintf(what, sizeof(what), fmt, was, now);
+	fetch_fail(f, ESTALE, "object changed during read of %s at byte %lld: %s",
+	           o->url, (long long)f->req_offset, what);
+	/* The first fetcher to see it writes the message; the release store
+	 * publishes it to whoever reads sticky_errno. */
+	if (!atomic_exchange(&o->sticky_claimed, true)) {
+		snprintf(o->sticky_msg, sizeof(o->sticky_msg), "%s", f->errmsg);
+		atomic_store(&o->sticky_errno, ESTALE);
+	}
+	errno = ESTALE;
+	return -1;
+}
+
+/* Turn a reply down: the transport aborts the request and request_ended()
+ * reports err with this message, or retries when err is EAGAIN. */
+static int refuse(struct fetcher *f, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int refuse(struct fetcher *f, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->errmsg, sizeof(f->errmsg), fmt, ap);
+	va_end(ap);
+	f->refused_errno = err;
+	return err;
+}
+
+/* ---- identity --------------------------------------------------------------- */
+
+/* A validator present in both replies must be equal. */
+static int compare_validator(struct fetcher *f, const char *name,
+                             const char *was, const char *now)
+{
+	char fmt[64];
+
+	if (!*was || !*now || !strcmp(was, now))
+		return 0;
+	snprintf(fmt, sizeof(fmt), "%s was %%s, now %%s", name);
+	return stale(f, fmt, was, now);
+}
+
+/* Called with the object's lock held. */
+static int check_identity(struct fetcher *f, const struct http_reply *r,
+                          int64_t total)
+{
+	const struct http_reply *id = &f->obj->identity;
+	int64_t size = atomic_load(&f->obj->size);
+	char was[32], now[32];
+
+	if (total >= 0 && size >= 0 && total != size) {
+		snprintf(was, sizeof(was), "%lld", (long long)size);
+		snprintf(now, sizeof(now), "%lld", (long long)total);
+		return stale(f, "size was %s, now %s", was, now);
+	}
+	if (compare_validator(f, "ETag", id->etag, r->etag) ||
+	    compare_validator(f, "Last-Modified", id->last_modified,
+	                      r->last_modified) ||
+	    compare_validator(f, "Ais-Version", id->ais_version, r->ais_version) ||
+	    compare_validator(f, "Ais-Checksum-Value", id->ais_checksum,
+	                      r->ais_checksum))
+		return -1;
+	return 0;
+}
+
+static int check_or_fix_identity(struct fetcher *f, const struct http_reply *r,
+                                 int64_t total)
+{
+	struct object *o = f->obj;
+	int rc = 0;
+
+	pthread_mutex_lock(&o->lock);
+	if (o->have_identity) {
+		rc = check_identity(f, r, total);
+	} else {
+		o->identity = *r;
+		o->have_identity = true;
+		atomic_store(&o->size, total);
+		atomic_store(&o->range_ok, r->status == 206);
+	}
+	pthread_mutex_unlock(&o->lock);
+	return rc;
+}
+
+static bool cancelled(const struct fetcher *f)
+{
+	return f->cancel && atomic_load(f->cancel);
+}
+
+/* The transport calls this once per 2xx reply, before its body. */
+static int on_reply(void *ctx, const struct http_reply *r)
+{
+	struct fetcher *f = ctx;
+	int64_t start = 0, total = r->content_length;
+
+	if (cancelled(f))
+		return refuse(f, ECANCELED, "cancelled");
+	if (r->status == 206) {
+		/* Seen when a connection breaks inside the headers: retry. */
+		if (r->range_start < 0)
+			return refuse(f, EAGAIN, "206 reply without a Content-Range "
+			              "for byte %lld", (long long)f->req_offset);
+		start = r->range_start;
+		total = r->range_total;
+	} else if (r->status != 200) {
+		return refuse(f, EIO, "%s answered HTTP %ld, expected 200 or 206",
+		              f->obj->url, r->status);
+	}
+	if (check_or_fix_identity(f, r, total) < 0)
+		return f->refused_errno = ESTALE;
+	if (start > f->req_offset)
+		return refuse(f, EIO, "%s answered from byte %lld, asked for %lld",
+		              f->obj->url, (long long)start,
+		              (long long)f->req_offset);
+	/* A 200 to a ranged request restarts at byte 0: the bytes before the
+	 * one we want are dropped in on_body, never handed out twice. */
+	f->req_next = start;
+	return 0;
+}
+
+/* ---- receiving -------------------------------------------------------------- */
+
+static size_t on_body(void *ctx, const char *p, size_t n)
+{
+	struct fetcher *f = ctx;
+	int64_t want = f->off + (int64_t)f->len;
+	size_t drop = 0, keep;
+
+	if (cancelled(f))
+		return HTTP_BODY_ABORT;
+	if (f->req_next < want)
+		drop = (uint64_t)(want - f->req_next) < n ?
+		       (size_t)(want - f->req_next) : n;
+	keep = n - drop;
+	/* Stopping at the fill limit, not only at the window's end, keeps a
+	 * seek from pulling a whole window it may jump away from again. */
+	if (keep > f->limit - f->len) {
+		size_t fits = f->limit - f->len, rest = keep - fits;
+
+		if (f->spill_len || rest > sizeof(f->spill))
+			return HTTP_BODY_PAUSE;
+		f->spill_off = f->off + (int64_t)f->limit;
+		f->spill_len = rest;
+		memcpy(f->spill, p + drop + fits, rest);
+		keep = fits;
+	}
+	memcpy(f->buf + f->len, p + drop, keep);
+	f->len += keep;
+	f->req_next += (int64_t)n;
+	atomic_fetch_add_explicit(&f->obj->stats.bytes_received, n,
+	                          memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->obj->stats.bytes_discarded, drop,
+	                          memory_order_relaxed);
+	if (keep)
+		f->failures = 0;
+	return n;
+}
+
+static void count(_Atomic uint64_t *counter)
+{
+	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+}
+
+static int start_request(struct fetcher *f)
+{
+	struct object *o = f->obj;
+	struct http_range range;
+	char etag[HTTP_VALIDATOR_MAX] = "";
+	bool first;
+	int64_t size = atomic_load(&o->size);
+
+	pthread_mutex_lock(&o->lock);
+	first = !o->have_identity;
+	/* If-Match needs a strong ETag: a weak one never matches. */
+	if (!first && strncmp(o->identity.etag, "W/", 2))
+		snprintf(etag, sizeof(etag), "%s", o->identity.etag);
+	pthread_mutex_unlock(&o->lock);
+	range.from = f->off + (int64_t)f->len;
+	range.to = -1;
+	if (f->bounded) {
+		range.to = f->off + (int64_t)f->cap - 1;
+		if (size >= 0 && range.to >= size)
+			range.to = size - 1;
+	}
+	/* The first request asks for "bytes=0-" too: a 206 tells that the
+	 * server honours Range, which parallel fetching needs. */
+	range.send = first || range.from > 0 || range.to >= 0;
+	if (http_start(f->http, o->url, &range, *etag ? etag : NULL, &f->sink) < 0)
+		return fetch_fail(f, ENOMEM, "out of memory starting a request");
+	f->req_offset = range.from;
+	f->req_next = range.from;
+	f->req_end = range.to >= 0 ? range.to + 1 : -1;
+	f->request_started_ms = ais_now_ms();
+	count(&o->stats.requests);
+	if (f->next_reason == REQ_RESUME)
+		count(&o->stats.resumes);
+	else if (f->next_reason == REQ_SEEK)
+		count(&o->stats.seeks);
+	f->next_reason = REQ_SEEK;
+	return 0;
+}
+
+/* ---- how a request ended ------------------------------------------------------ */
+
+static const char *status_text(long status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 412: return "Precondition Failed";
+	case 416: return "Range Not Satisfiable";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "";
+	}
+}
+
+/* Transport failures that another attempt cannot fix. */
+static bool permanent_transport_error(CURLcode code)
+{
+	switch (code) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_TOO_MANY_REDIRECTS:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static long backoff_ms(struct fetcher *f)
+{
+	const struct ais_config *cfg = f->obj->cfg;
+	long delay = cfg->backoff_initial_ms;
+
+	for (int i = 1; i < f->failures && delay < cfg->backoff_max_ms; i++)
+		delay *= 2;
+	if (delay > cfg->backoff_max_ms)
+		delay = cfg->backoff_max_ms;
+	/* Jitter keeps many clients of one dead node from returning in step. */
+	return delay / 2 + (long)(rand_r(&f->jitter_seed) % (delay / 2 + 1));
+}
+
+/* Wait ms, but stop early when the fetcher is cancelled. */
+static void backoff_wait(struct fetcher *f, long ms)
+{
+	while (ms > 0 && !cancelled(f)) {
+		long slice = ms < BACKOFF_SLICE_MS ? ms : BACKOFF_SLICE_MS;
+
+		ais_sleep_ms(slice);
+		ms -= slice;
+	}
+}
+
+/* Count a failed attempt; give up past the budget, else wait and go on. */
+static int retry_or_give_up(struct fetcher *f, const char *why)
+{
+	const struct ais_config *cfg = f->obj->cfg;
+	int64_t now = ais_now_ms(), budget_end, size;
+	long wait;
+
+	count(&f->obj->stats.failures);
+	if (f->failures++ == 0)
+		f->first_failure_ms = f->request_started_ms;
+	budget_end = f->first_failure_ms + cfg->retry_time_ms;
+	if (f->failures > cfg->max_retries || now >= budget_end) {
+		char size_text[32] = "unknown size";
+
+		if ((size = atomic_load(&f->obj->size)) >= 0)
+			snprintf(size_text, sizeof(size_text), "%lld", (long long)size);
+		return fetch_fail(f, EIO, "%s: gave up at byte %lld of %s after %d "
+		                  "failed attempt%s: %s", f->obj->url,
+		                  (long long)(f->off + (int64_t)f->len), size_text,
+		                  f->failures, f->failures == 1 ? "" : "s", why);
+	}
+	wait = backoff_ms(f);
+	if (now + wait > budget_end)
+		wait = (long)(budget_end - now);
+	backoff_wait(f, wait);
+	f->next_reason = REQ_RESUME;
+	return 0;
+}
+
+static int http_status_failure(struct fetcher *f, const struct http_result *res)
+{
+	char why[AIS_ERRMSG_MAX], etag[HTTP_VALIDATOR_MAX];
+	int err;
+
+	snprintf(why, sizeof(why), "HTTP %ld %s%s%s", res->status,
+	         status_text(res->status), *res->detail ? ": " : "",
+	         res->detail);
+	if (res->status >= 500)
+		return retry_or_give_up(f, why);
+	switch (res->status) {
+	case 404: err = ENOENT; break;
+	case 401: case 403: err = EACCES; break;
+	case 412:
+		pthread_mutex_lock(&f->obj->lock);
+		snprintf(etag, sizeof(etag), "%s", f->obj->identity.etag);
+		pthread_mutex_unlock(&f->obj->lock);
+		return stale(f, "If-Match %s failed (%s)", etag, why);
+	default: err = EIO; break;
+	}
+	return fetch_fail(f, err, "%s: %s", f->obj->url, why);
+}
+
+static int refused_reply(struct fetcher *f)
+{
+	char why[AIS_ERRMSG_MAX];
+	int err = f->refused_errno;
+
+	f->refused_errno = 0;
+	if (err == EAGAIN) {
+		snprintf(why, sizeof(why), "%s", f->errmsg);
+		return retry_or_give_up(f, why);
+	}
+	errno = err;
+	return -1;
+}
+
+/* The request ended whole: was that the end of what it was to bring? */
+static int request_complete(struct fetcher *f)
+{
+	struct object *o = f->obj;
+	int64_t size = atomic_load(&o->size);
+	char why[128];
+
+	if (f->req_end >= 0 && f->req_next >= f->req_end)
+		return 0;
+	if (size < 0) {
+		/* No length given: the end of the object is here. */
+		atomic_store(&o->size, f->req_next);
+		return 0;
+	}
+	if (f->req_next >= size)
+		return 0;
+	snprintf(why, sizeof(why), "connection closed at byte %lld of %lld",
+	         (long long)f->req_next, (long long)size);
+	return retry_or_give_up(f, why);
+}
+
+static int request_ended(struct fetcher *f, const struct http_result *res)
+{
+	char why[AIS_ERRMSG_MAX];
+
+	if (f->refused_errno) /* on_reply turned it down and said why */
+		return refused_reply(f);
+	if (cancelled(f))
+		return fetch_fail(f, ECANCELED, "cancelled");
+	if (res->code == CURLE_OK && res->status >= 200 && res->status < 300)
+		return request_complete(f);
+	if (res->code == CURLE_OK) {
+		/* A ranged request past the end of an object of unknown size. */
+		if (res->status == 416 && atomic_load(&f->obj->size) < 0 &&
+		    f->req_offset > 0) {
+			atomic_store(&f->obj->size, f->req_offset);
+			return 0;
+		}
+		return http_status_failure(f, res);
+	}
+	snprintf(why, sizeof(why), "%s (curl error %d)", res->detail,
+	         (int)res->code);
+	if (res->code == CURLE_UNSUPPORTED_PROTOCOL && f->obj->cfg->token &&
+	    res->status >= 300 && res->status < 400)
+		return fetch_fail(f, EACCES, "%s: refused to follow a redirect from "
+		                  "https to http with an AuthN token, which would "
+		                  "travel in clear (%s)", f->obj->url, why);
+	if (permanent_transport_error(res->code))
+		return fetch_fail(f, EIO, "%s: %s", f->obj->url, why);
+	return retry_or_give_up(f, why);
+}
+
+/* ---- the fetcher's life ------------------------------------------------------ */
+
+int fetcher_init(struct fetcher *f, struct object *o)
+{
+	memset(f, 0, sizeof(*f));
+	f->obj = o;
+	f->http = http_conn_new(o->cfg);
+	if (!f->http)
+		return -1;
+	f->sink = (struct http_sink){ on_reply, on_body, f };
+	f->next_reason = REQ_FIRST;
+	f->jitter_seed = (unsigned int)ais_now_ms() ^ (unsigned int)getpid() ^
+	                 (unsigned int)(uintptr_t)f;
+	return 0;
+}
+
+void fetcher_release(struct fetcher *f)
+{
+	http_conn_free(f->http);
+	f->http = NULL;
+}
+
+void fetcher_wake(struct fetcher *f)
+{
+	http_wakeup(f->http);
+}
+
+/* Start the new window with what spilled over from the last one, when the
+ * request goes on and the spill reaches the window. */
+static void take_spill(struct fetcher *f, bool kept)
+{
+	int64_t skip = f->off - f->spill_off;
+	size_t n;
+
+	if (kept && f->spill_len && skip >= 0 && (uint64_t)skip < f->spill_len) {
+		n = f->spill_len - (size_t)skip;
+		if (n > f->cap)
+			n = f->cap; /* cannot happen: windows are >= 64 KiB */
+		memcpy(f->buf, f->spill + skip, n);
+		f->len = n;
+	} else if (f->spill_len) {
+		atomic_fetch_add_explicit(&f->obj->stats.bytes_discarded,
+		                          f->spill_len, memory_order_relaxed);
+	}
+	f->spill_len = 0;
+}
+
+bool fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
+                 bool bounded)
+{
+	/* The first byte not in hand: the spill's, if any, else the wire's. */
+	int64_t ahead = off - (f->spill_len ? f->spill_off : f->req_next);
+	bool keep = http_active(f->http) && ahead >= 0 &&
+	            (uint64_t)ahead <= f->obj->cfg->skip_read_through &&
+	            f->bounded == bounded &&
+	            (f->req_end < 0 || off < f->req_end);
+
+	if (!keep)
+		http_abort(f->http);
+	f->buf = buf;
+	f->cap = cap;
+	f->off = off;
+	f->len = 0;
+	f->bounded = bounded;
+	take_spill(f, keep);
+	return keep;
+}
+
+static bool window_done(const struct fetcher *f)
+{
+	int64_t size = atomic_load(&f->obj->size);
+
+	return f->len >= f->cap ||
+	       (size >= 0 && f->off + (int64_t)f->len >= size);
+}
+
+ssize_t fetcher_fill(struct fetcher *f, size_t have, size_t limit)
+{
+	struct http_result res;
+	size_t before;
+
+	f->limit = limit < f->cap ? limit : f->cap;
+	while (!window_done(f) && f->len < f->limit) {
+		if (cancelled(f))
+			return fetch_fail(f, ECANCELED, "cancelled");
+		if (atomic_load(&f->obj->sticky_errno))
+			return fetch_fail(f, ESTALE, "%s", f->obj->sticky_msg);
+		if (!http_active(f->http) && start_request(f) < 0)
+			return -1;
+		before = f->len;
+		if (http_pump(f->http, f->len > have ? 0 : POLL_SLICE_MS, &res) ==
+		    HTTP_PUMP_DONE) {
+			if (request_ended(f, &res) < 0)
+				return -1;
+			continue;
+		}
+		/* Hand out what arrived once nothing more is ready at once. */
+		if (f->len > have && f->len == before)
+			break;
+	}
+	return (ssize_t)f->len;
+}
