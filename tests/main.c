@@ -136,7 +136,7 @@ int main(void)
 	    register_fault_suite() || register_seek_suite() ||
 	    register_stdio_suite() || register_archive_suite() ||
 	    register_cluster_suite() || register_tls_suite() ||
-	    register_tools_suite()) {
+	    register_tools_suite() || register_readahead_suite()) {
 		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		harness_stop();

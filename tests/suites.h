@@ -22,6 +22,7 @@ int register_archive_suite(void);
 int register_cluster_suite(void);
 int register_tls_suite(void);
 int register_tools_suite(void);
+int register_readahead_suite(void);
 
 /* Register a suite from a NULL-terminated table; returns 0 or -1. */
 struct test_case {
