@@ -36,6 +36,7 @@ struct slot {
 	enum slot_state state;
 	bool dropped;         /* the caller jumped away while it was fetching */
 	bool after_jump;      /* the first part queued after a jump */
+	bool reported;        /* its failure went to the caller */
 	_Atomic bool cancel;
 	struct fetcher *worker;
 	int err;
@@ -104,6 +105,7 @@ static void queue_parts(struct readahead *ra, int64_t pos)
 		sl->len = (size_t)len;
 		sl->filled = 0;
 		sl->state = SLOT_QUEUED;
+		sl->reported = false;
 		sl->after_jump = ra->jumped;
 		ra->jumped = false;
 		ra->next_off += len;
@@ -208,7 +210,9 @@ static void fetch_slot(struct worker *w, struct slot *sl)
 	sl->state = SLOT_FETCHING;
 	sl->worker = f;
 	atomic_store(&sl->cancel, false);
-	if (!fetcher_aim(f, sl->buf, sl->len, sl->off, ra->parallel))
+	/* A request that broke as its last part filled is resumed here. */
+	if (!fetcher_aim(f, sl->buf, sl->len, sl->off, ra->parallel) &&
+	    f->next_reason != REQ_RESUME)
 		f->next_reason = sl->after_jump ? REQ_SEEK : REQ_PART;
 	f->cancel = &sl->cancel;
 	for (;;) {
@@ -274,14 +278,18 @@ ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
 			n = (ssize_t)(sl->filled - (size_t)(pos - sl->off));
 			break;
 		}
-		if (sl && sl->state == SLOT_FAILED) {
+		if (sl && sl->state == SLOT_FAILED && !sl->reported) {
 			*err = sl->err;
 			snprintf(msg, msglen, "%s", sl->errmsg);
-			/* Not for good: the next call asks again. */
+			sl->reported = true;
+			break;
+		}
+		if (sl && sl->state == SLOT_FAILED) {
+			/* Not for good: a call after the failure asks again. */
 			sl->state = SLOT_QUEUED;
 			sl->filled = 0;
+			sl->reported = false;
 			pthread_cond_broadcast(&ra->work);
-			break;
 		}
 		if (!sl) {
 			int64_t size = atomic_load(&ra->obj->size);
