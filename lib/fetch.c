@@ -454,23 +454,29 @@ void fetcher_wake(struct fetcher *f)
 }
 
 /* Start the new window with what spilled over from the last one, when the
- * request goes on and the spill reaches the window. */
+ * request goes on and the spill reaches the window.  A window smaller than
+ * the spill takes its share and leaves the rest for the next one. */
 static void take_spill(struct fetcher *f, bool kept)
 {
 	int64_t skip = f->off - f->spill_off;
 	size_t n;
 
-	if (kept && f->spill_len && skip >= 0 && (uint64_t)skip < f->spill_len) {
-		n = f->spill_len - (size_t)skip;
-		if (n > f->cap)
-			n = f->cap; /* cannot happen: windows are >= 64 KiB */
-		memcpy(f->buf, f->spill + skip, n);
-		f->len = n;
-	} else if (f->spill_len) {
+	if (!f->spill_len)
+		return;
+	if (!kept || skip < 0 || (uint64_t)skip >= f->spill_len) {
 		atomic_fetch_add_explicit(&f->obj->stats.bytes_discarded,
 		                          f->spill_len, memory_order_relaxed);
+		f->spill_len = 0;
+		return;
 	}
-	f->spill_len = 0;
+	n = f->spill_len - (size_t)skip;
+	if (n > f->cap)
+		n = f->cap;
+	memcpy(f->buf, f->spill + skip, n);
+	f->len = n;
+	f->spill_len -= (size_t)skip + n;
+	memmove(f->spill, f->spill + skip + n, f->spill_len);
+	f->spill_off += skip + (int64_t)n;
 }
 
 bool fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,

@@ -62,6 +62,7 @@ struct readahead {
 	int64_t next_off;     /* where the next part to queue starts */
 	size_t window;        /* bytes the caller may be ahead of by */
 	size_t window_max;
+	size_t read_through;  /* a hop this far past next_off reads on */
 	bool parallel;
 	bool jumped;          /* the next part queued starts after a jump */
 	int active_workers;
@@ -298,7 +299,11 @@ ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
 				n = 0;
 				break;
 			}
-			if (pos != ra->next_off || free_slot(ra) == NULL)
+			/* A short hop past the queued parts reads through them,
+			 * as the open request would; anything else starts over. */
+			if (pos < ra->next_off ||
+			    (uint64_t)(pos - ra->next_off) > ra->read_through ||
+			    free_slot(ra) == NULL)
 				restart_at(ra, pos);
 		}
 		queue_parts(ra, pos);
@@ -367,6 +372,7 @@ struct readahead *readahead_new(struct object *obj)
 	ra->obj = obj;
 	ra->part_size = cfg->part_size;
 	ra->window_max = cfg->readahead_bytes;
+	ra->read_through = cfg->skip_read_through;
 	ra->window = FIRST_WINDOW < ra->window_max ? FIRST_WINDOW : ra->window_max;
 	ra->nslots = (int)(cfg->readahead_bytes / cfg->part_size);
 	if (ra->nslots < 2)
