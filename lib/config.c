@@ -49,22 +49,37 @@ static long pick_ms(long set, const char *env, long dflt, char *err,
 	return from_env > 0 ? from_env : dflt;
 }
 
-static int pick_retries(int set, char *err, size_t errlen)
+/* A whole number from min to max from the environment.  Returns 0 and *out
+ * (unchanged when unset), or -1 with a message. */
+static int env_int(const char *name, long min, long max, long *out,
+                   char *err, size_t errlen)
 {
-	const char *v = getenv("AIS_MAX_RETRIES");
+	const char *v = getenv(name);
 	char *end;
 	long n;
 
-	if (set != 0)
-		return set < 0 ? 0 : set;
 	if (!v || !*v)
-		return 8;
+		return 0;
+	errno = 0;
 	n = strtol(v, &end, 10);
-	if (*end || n < 0 || n > 1000000) {
-		snprintf(err, errlen,
-		         "AIS_MAX_RETRIES must be a whole number, not '%s'", v);
+	if (errno || *end || n < min || n > max) {
+		snprintf(err, errlen, "%s must be a whole number from %ld to %ld, "
+		         "not '%s'", name, min, max, v);
+		errno = EINVAL;
 		return -1;
 	}
+	*out = n;
+	return 0;
+}
+
+static int pick_retries(int set, char *err, size_t errlen)
+{
+	long n = 8;
+
+	if (set != 0)
+		return set < 0 ? 0 : set;
+	if (env_int("AIS_MAX_RETRIES", 0, 1000000, &n, err, errlen) < 0)
+		return -1;
 	return (int)n;
 }
 
@@ -100,10 +115,8 @@ static int resolve_readahead(struct ais_config *cfg,
                              const struct ais_options *opts, char *err,
                              size_t errlen)
 {
-	const char *conns = getenv("AIS_CONNECTIONS");
 	size_t from_env = 64u << 20;
-	char *end;
-	long n;
+	long conns = 4;
 
 	if (opts->readahead_bytes > 0)
 		cfg->readahead_bytes = (size_t)opts->readahead_bytes;
@@ -120,19 +133,11 @@ static int resolve_readahead(struct ais_config *cfg,
 		return -1;
 	if (cfg->part_size < MIN_CHUNK_SIZE)
 		cfg->part_size = MIN_CHUNK_SIZE;
-	cfg->connections = 4;
-	if (opts->connections > 0) {
-		cfg->connections = opts->connections;
-	} else if (conns && *conns) {
-		n = strtol(conns, &end, 10);
-		if (*end || n < 1 || n > 64) {
-			snprintf(err, errlen, "AIS_CONNECTIONS must be a whole number "
-			         "from 1 to 64, not '%s'", conns);
-			errno = EINVAL;
-			return -1;
-		}
-		cfg->connections = (int)n;
-	}
+	if (opts->connections > 0)
+		conns = opts->connections;
+	else if (env_int("AIS_CONNECTIONS", 1, 64, &conns, err, errlen) < 0)
+		return -1;
+	cfg->connections = (int)conns;
 	if (cfg->connections > 64)
 		cfg->connections = 64;
 	return 0;

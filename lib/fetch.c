@@ -24,6 +24,12 @@
 
 /* ---- errors --------------------------------------------------------------- */
 
+static void set_errmsg(struct fetcher *f, const char *fmt, va_list ap)
+{
+	vsnprintf(f->errmsg, sizeof(f->errmsg), fmt, ap);
+}
+
+/* The fetch failed: say why in f->errmsg, set errno, return -1. */
 static int fetch_fail(struct fetcher *f, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int fetch_fail(struct fetcher *f, int err, const char *fmt, ...)
@@ -31,7 +37,7 @@ static int fetch_fail(struct fetcher *f, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(f->errmsg, sizeof(f->errmsg), fmt, ap);
+	set_errmsg(f, fmt, ap);
 	va_end(ap);
 	errno = err;
 	return -1;
@@ -66,7 +72,7 @@ static int refuse(struct fetcher *f, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(f->errmsg, sizeof(f->errmsg), fmt, ap);
+	set_errmsg(f, fmt, ap);
 	va_end(ap);
 	f->refused_errno = err;
 	return err;

@@ -263,6 +263,32 @@ static void test_malformed_env_boolean_is_einval(void)
 	unsetenv("AIS_SKIP_VERIFY_CRT");
 }
 
+static void test_malformed_readahead_env_is_einval(void)
+{
+	static const char *bad[][2] = {
+		{ "AIS_READAHEAD", "lots" }, { "AIS_READAHEAD", "64Q" },
+		{ "AIS_PART_SIZE", "-1" }, { "AIS_CONNECTIONS", "0" },
+		{ "AIS_CONNECTIONS", "65" }, { "AIS_MAX_RETRIES", "many" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		/* CI runs the suite with AIS_READAHEAD=0 too: put it back. */
+		const char *was = getenv(bad[i][0]);
+		char *saved = was ? strdup(was) : NULL;
+
+		setenv(bad[i][0], bad[i][1], 1);
+		errno = 0;
+		CU_ASSERT_PTR_NULL(ais_open(url_of("/random.bin"), NULL));
+		CU_ASSERT_EQUAL(errno, EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), bad[i][0]));
+		if (saved)
+			setenv(bad[i][0], saved, 1);
+		else
+			unsetenv(bad[i][0]);
+		free(saved);
+	}
+}
+
 static void test_unreadable_token_file_is_einval(void)
 {
 	char path[1024];
@@ -313,6 +339,8 @@ int register_url_suite(void)
 		  test_object_name_keeps_slashes_and_encodes_the_rest },
 		{ "malformed env boolean is EINVAL",
 		  test_malformed_env_boolean_is_einval },
+		{ "malformed read-ahead env is EINVAL",
+		  test_malformed_readahead_env_is_einval },
 		{ "unreadable token file is EINVAL",
 		  test_unreadable_token_file_is_einval },
 		{ NULL, NULL },
