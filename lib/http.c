@@ -371,17 +371,23 @@ static void json_string(const char *p, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* The server's own words for an error reply: AIStore's JSON "message", or
- * the first line of a text body. */
+/* The server's own words for an error reply: AIStore's JSON "message", the
+ * <title> of an HTML page, or the first line of a text body. */
 static void error_text(const struct http_conn *c, char *out, size_t cap)
 {
 	const char *body = c->error_body, *msg = strstr(body, "\"message\"");
+	const char *title = strstr(body, "<title>");
 
 	while (*body == ' ' || *body == '\n')
 		body++;
 	if (*body == '{' && msg && (msg = strchr(msg + 9, ':')) &&
 	    (msg = strchr(msg, '"'))) {
 		json_string(msg + 1, out, cap);
+		return;
+	}
+	if (*body == '<' && title) {
+		title += strlen("<title>");
+		snprintf(out, cap, "%.*s", (int)strcspn(title, "<\r\n"), title);
 		return;
 	}
 	snprintf(out, cap, "%.*s", (int)strcspn(body, "\r\n"), body);

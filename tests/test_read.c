@@ -120,6 +120,10 @@ static void expect_status(const char *path, int err, const char *words)
 static void test_404_is_enoent_with_url(void)
 {
 	expect_status("/no-such-object", ENOENT, "404 Not Found");
+	/* nginx's own HTML error page is quoted by its <title>, not "<html>". */
+	CU_ASSERT_PTR_NULL(strstr(ais_last_error(), "<html>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(),
+	                              "HTTP 404 Not Found: 404 Not Found"));
 }
 
 static void test_403_is_eacces_with_server_text(void)
