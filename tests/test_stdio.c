@@ -149,6 +149,103 @@ static void test_fdopen_stats_show_one_copy(void)
 	fclose(f);
 }
 
+/* Every fault kind on one stream: cut, reset, stall, 503, close; the
+ * second schedule fits the 2 MiB text object. */
+#define EVERY_FAULT "cut:1000000,reset:900000,stall:800000,503,close,pass"
+#define EVERY_FAULT_TEXT "cut:700000,reset:600000,stall:500000,503,close,pass"
+
+static FILE *open_through_faults(struct proxy *p, const char *schedule,
+                                 const char *path, ais_stream **s)
+{
+	struct ais_options o = fast_options();
+
+	o.connections = 1; /* one connection: the schedule applies in order */
+	CU_ASSERT_EQUAL_FATAL(proxy_start(p, schedule), 0);
+	*s = ais_open(proxied(p, path), &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*s);
+	return ais_fdopen(*s, "rb");
+}
+
+static void test_fread_through_every_fault_kind(void)
+{
+	struct ais_stats st;
+	struct proxy p;
+	ais_stream *s;
+	FILE *f = open_through_faults(&p, EVERY_FAULT, "/random.bin", &s);
+	size_t cap = (8 << 20) + 1, used = 0, n;
+	unsigned char *got = malloc(cap);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while ((n = fread(got + used, 1, 65536 < cap - used ? 65536 : cap - used,
+	                  f)) > 0)
+		used += n;
+	CU_ASSERT(!ferror(f));
+	assert_object_equal(OBJ_RANDOM, got, used);
+	ais_stats(s, &st);
+	/* cut, reset, stall, 503 and close each cost one failed attempt. */
+	CU_ASSERT_EQUAL(st.failures, 5);
+	CU_ASSERT_EQUAL(st.resumes, 5);
+	free(got);
+	fclose(f);
+	proxy_stop(&p);
+}
+
+static void test_getline_through_every_fault_kind(void)
+{
+	struct ais_stats st;
+	struct proxy p;
+	ais_stream *s;
+	FILE *f = open_through_faults(&p, EVERY_FAULT_TEXT, "/text.txt", &s);
+	size_t want_len, off = 0, cap = 0;
+	unsigned char *want = harness_object(OBJ_TEXT, &want_len);
+	char *line = NULL;
+	ssize_t n;
+	int mismatches = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (off + (size_t)n > want_len ||
+		    memcmp(line, want + off, (size_t)n) != 0)
+			mismatches++;
+		off += (size_t)n;
+	}
+	CU_ASSERT_EQUAL(mismatches, 0);
+	CU_ASSERT_EQUAL(off, want_len);
+	ais_stats(s, &st);
+	CU_ASSERT_EQUAL(st.failures, 5);
+	CU_ASSERT_EQUAL(st.resumes, 5);
+	free(line);
+	free(want);
+	fclose(f);
+	proxy_stop(&p);
+}
+
+static void test_ais_read_through_every_fault_kind(void)
+{
+	struct ais_options o = fast_options();
+	struct ais_stats st;
+	struct proxy p;
+	ais_stream *s;
+	size_t cap = 8 << 20, used = 0;
+	unsigned char *got = malloc(cap);
+	ssize_t n;
+
+	o.connections = 1;
+	CU_ASSERT_EQUAL_FATAL(proxy_start(&p, EVERY_FAULT), 0);
+	s = ais_open(proxied(&p, "/random.bin"), &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	while ((n = ais_read(s, got + used, cap - used < 100000 ? cap - used : 100000)) > 0)
+		used += (size_t)n;
+	CU_ASSERT_EQUAL(n, 0);
+	assert_object_equal(OBJ_RANDOM, got, used);
+	ais_stats(s, &st);
+	CU_ASSERT_EQUAL(st.failures, 5);
+	CU_ASSERT_EQUAL(st.bytes_copied, 8 << 20);
+	free(got);
+	ais_close(s);
+	proxy_stop(&p);
+}
+
 int register_stdio_suite(void)
 {
 	static const struct test_case tests[] = {
@@ -162,6 +259,12 @@ int register_stdio_suite(void)
 		{ "fread failure sets ferror and the last error",
 		  test_fread_failure_sets_ferror_and_last_error },
 		{ "ais_fdopen: stats show one copy", test_fdopen_stats_show_one_copy },
+		{ "fread through every fault kind",
+		  test_fread_through_every_fault_kind },
+		{ "getline through every fault kind",
+		  test_getline_through_every_fault_kind },
+		{ "ais_read through every fault kind",
+		  test_ais_read_through_every_fault_kind },
 		{ NULL, NULL },
 	};
 
