@@ -11,7 +11,8 @@
 
 static __thread char thread_last_error[AIS_ERRMSG_MAX];
 
-int ais_failv(struct ais_stream *s, int err, const char *fmt, va_list ap)
+static int ais_failv(struct ais_stream *s, int err, const char *fmt,
+                     va_list ap)
 {
 	vsnprintf(thread_last_error, sizeof(thread_last_error), fmt, ap);
 	if (s)

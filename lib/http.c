@@ -30,7 +30,6 @@ struct http_conn {
 	bool paused;          /* the sink said "no room" */
 	bool reply_delivered; /* on_reply was called for this request */
 	int reply_error;      /* what on_reply returned */
-	bool sink_aborted;
 	bool progressed;      /* bytes arrived during this http_pump */
 	int64_t last_activity_ms;
 	char error_body[ERROR_BODY_MAX];
@@ -151,10 +150,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 		c->paused = true;
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	if (taken == HTTP_BODY_ABORT) {
-		c->sink_aborted = true;
+	if (taken == HTTP_BODY_ABORT)
 		return 0;
-	}
 	return taken;
 }
 
@@ -341,7 +338,6 @@ int http_start(struct http_conn *c, const char *url,
 	reset_reply(&c->reply);
 	c->reply_delivered = false;
 	c->reply_error = 0;
-	c->sink_aborted = false;
 	c->paused = false;
 	c->error_body_len = 0;
 	c->curl_error[0] = '\0';
@@ -434,7 +430,6 @@ static bool stalled(struct http_conn *c, struct http_result *res)
 		return false;
 	memset(res, 0, sizeof(*res));
 	res->code = CURLE_OPERATION_TIMEDOUT;
-	res->stalled = true;
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res->status);
 	snprintf(res->detail, sizeof(res->detail), "no data for %ld ms",
 	         c->cfg->read_timeout_ms);

@@ -94,7 +94,6 @@ struct http_sink {
 struct http_result {
 	CURLcode code;         /* CURLE_OK when the reply arrived whole */
 	long status;           /* final HTTP status, 0 when none */
-	bool stalled;          /* no byte for read_timeout_ms */
 	char detail[512]; /* curl's error text or the server's */
 };
 
@@ -228,7 +227,6 @@ ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
  * to the thread's last error, errno is set to err.  Returns -1. */
 int ais_fail(struct ais_stream *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int ais_failv(struct ais_stream *s, int err, const char *fmt, va_list ap);
 char *ais_stream_errbuf(struct ais_stream *s);
 
 /* ---- misc -------------------------------------------------------------- */

@@ -25,28 +25,41 @@ static void test_fread_whole_object(void)
 	free(got);
 }
 
+/* Read f to the end with getline, comparing each line with the source
+ * text; returns the count of lines that differ, *off the bytes read. */
+static int getline_mismatches(FILE *f, const unsigned char *want,
+                              size_t want_len, size_t *off, int *lines)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int mismatches = 0;
+
+	*off = 0;
+	*lines = 0;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (*off + (size_t)n > want_len ||
+		    memcmp(line, want + *off, (size_t)n) != 0)
+			mismatches++;
+		*off += (size_t)n;
+		(*lines)++;
+	}
+	free(line);
+	return mismatches;
+}
+
 static void test_getline_matches_source_lines(void)
 {
 	FILE *f = ais_fopen(url_of("/text.txt"), "r");
-	size_t want_len, off = 0, cap = 0;
+	size_t want_len, off;
 	unsigned char *want = harness_object(OBJ_TEXT, &want_len);
-	char *line = NULL;
-	ssize_t n;
-	int lines = 0, mismatches = 0;
+	int lines;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (off + (size_t)n > want_len ||
-		    memcmp(line, want + off, (size_t)n) != 0)
-			mismatches++;
-		off += (size_t)n;
-		lines++;
-	}
-	CU_ASSERT_EQUAL(mismatches, 0);
+	CU_ASSERT_EQUAL(getline_mismatches(f, want, want_len, &off, &lines), 0);
 	CU_ASSERT_EQUAL(off, want_len);
 	CU_ASSERT(lines > 100);
 	CU_ASSERT(feof(f) && !ferror(f));
-	free(line);
 	free(want);
 	fclose(f);
 }
@@ -196,25 +209,16 @@ static void test_getline_through_every_fault_kind(void)
 	struct proxy p;
 	ais_stream *s;
 	FILE *f = open_through_faults(&p, EVERY_FAULT_TEXT, "/text.txt", &s);
-	size_t want_len, off = 0, cap = 0;
+	size_t want_len, off;
 	unsigned char *want = harness_object(OBJ_TEXT, &want_len);
-	char *line = NULL;
-	ssize_t n;
-	int mismatches = 0;
+	int lines;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (off + (size_t)n > want_len ||
-		    memcmp(line, want + off, (size_t)n) != 0)
-			mismatches++;
-		off += (size_t)n;
-	}
-	CU_ASSERT_EQUAL(mismatches, 0);
+	CU_ASSERT_EQUAL(getline_mismatches(f, want, want_len, &off, &lines), 0);
 	CU_ASSERT_EQUAL(off, want_len);
 	ais_stats(s, &st);
 	CU_ASSERT_EQUAL(st.failures, 5);
 	CU_ASSERT_EQUAL(st.resumes, 5);
-	free(line);
 	free(want);
 	fclose(f);
 	proxy_stop(&p);
