@@ -41,6 +41,10 @@ extern "C" {
 /* An open object stream.  Opaque; created by ais_open(), freed by ais_close(). */
 typedef struct ais_stream ais_stream;
 
+/* What streams share: connections, worker threads, buffer memory.  Opaque;
+ * see ais_client_new(). */
+typedef struct ais_client ais_client;
+
 /*
  * Tuning.  A field left at 0 (or NULL) takes its value from the environment
  * where a variable is named below, else the built-in default; a value set here
@@ -85,8 +89,10 @@ struct ais_options {
 	/* Parallel ranged fetching: with read-ahead on, an object of known size
 	 * of at least 4 parts, on a server that honours Range, is fetched in
 	 * parts of part_size bytes by up to this many connections at once and
-	 * handed out in order.  1 means one connection.  Env AIS_CONNECTIONS.
-	 * Default 4. */
+	 * handed out in order.  1 means one connection.  For ais_client_new()
+	 * it is also the client's bound on worker threads and on the idle
+	 * connections it keeps.  Env AIS_CONNECTIONS.  Default 4 for a
+	 * stream, 8 for a client. */
 	int connections;
 	/* Size of one part.  Env AIS_PART_SIZE (as AIS_READAHEAD).  Default
 	 * 8 MiB; at least 64 KiB is used. */
@@ -115,6 +121,12 @@ struct ais_options {
 	 * AIS_SKIP_VERIFY_CRT says otherwise; 0: take AIS_SKIP_VERIFY_CRT
 	 * (1/t/true/y/yes/on), default verify. */
 	int skip_verify;
+	/* Client only (ais_client_new(), and the default client): the bytes of
+	 * read-ahead buffers all streams of the client may hold together.  A
+	 * stream's window grows while there is room; when the budget is spent
+	 * a stream keeps one buffer of at most 256 KiB, so no stream stalls.
+	 * Env AIS_MEMORY_LIMIT (as AIS_READAHEAD).  Default 256 MiB. */
+	size_t memory_limit;
 };
 
 #define AIS_OPTIONS_INIT {0}
@@ -132,6 +144,9 @@ struct ais_stats {
 	uint64_t bytes_copied;    /* bytes the library copied into caller buffers
 	                           * (ais_read, the FILE* shim); 0 on the
 	                           * ais_next and libarchive paths */
+	uint64_t connections;     /* new TCP connections its requests opened
+	                           * (0 when every request found one open) */
+	uint64_t redirects;       /* redirects followed (each hop once) */
 };
 
 /*
@@ -221,6 +236,45 @@ AIS_EXPORT FILE *ais_fopen(const char *url, const char *mode);
  * (EINVAL bad mode or NULL, ENOMEM) s is left open and owned by the caller.
  */
 AIS_EXPORT FILE *ais_fdopen(ais_stream *s, const char *mode);
+
+/*
+ * Clients.  Every stream belongs to a client, which owns what streams share:
+ * a pool of open connections (a stream borrows one per request and gives it
+ * back healthy), DNS and TLS session caches, at most `connections` worker
+ * threads that fetch ahead for all its streams, and one memory budget for
+ * their buffers (memory_limit).  ais_open(), ais_fopen() and
+ * ais_archive_open() use a process-wide default client, created on first use
+ * from the environment (AIS_CONNECTIONS, AIS_MEMORY_LIMIT) and released at
+ * exit.
+ *
+ * A client is thread-safe: any number of threads may open, read and close
+ * streams of one client at once (each stream still belongs to one thread at
+ * a time).  No thread starts until a stream proves larger than its first
+ * answer; threads and buffers are made as they are needed.
+ *
+ * fork(): a child process must not use streams or clients of its parent
+ * (their threads do not exist in the child).  In the child, the default
+ * client starts afresh on first use, so ais_open() there just works.
+ */
+
+/* A new client with the limits of opts (connections, memory_limit; NULL =
+ * defaults and environment).  Returns NULL with errno (EINVAL, ENOMEM). */
+AIS_EXPORT ais_client *ais_client_new(const struct ais_options *opts);
+
+/* Open url on client c, as ais_open() does on the default client.  opts
+ * give the stream's own settings (timeouts, read-ahead, token, headers);
+ * the client's limits stay those it was made with. */
+AIS_EXPORT ais_stream *ais_client_open(ais_client *c, const char *url,
+                                       const struct ais_options *opts);
+
+/* ais_fopen() on client c. */
+AIS_EXPORT FILE *ais_client_fopen(ais_client *c, const char *url,
+                                  const char *mode);
+
+/* Release the caller's hold on c.  Streams still open keep it alive: it is
+ * freed, its threads joined and its connections closed, when the last of
+ * them closes.  NULL is accepted. */
+AIS_EXPORT void ais_client_free(ais_client *c);
 
 /* Library version string, e.g. "0.1.0". */
 AIS_EXPORT const char *ais_version(void);

@@ -140,6 +140,12 @@ static int resolve_readahead(struct ais_config *cfg,
 	cfg->connections = (int)conns;
 	if (cfg->connections > 64)
 		cfg->connections = 64;
+	cfg->memory_limit = 256u << 20;
+	if (opts->memory_limit)
+		cfg->memory_limit = opts->memory_limit;
+	else if (env_bytes("AIS_MEMORY_LIMIT", &cfg->memory_limit, err,
+	                   errlen) < 0)
+		return -1;
 	return 0;
 }
 
@@ -323,7 +329,7 @@ int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
 
 void config_release(struct ais_config *cfg)
 {
-	curl_slist_free_all(cfg->headers);
+	http_free_headers(cfg->headers);
 	free(cfg->endpoint);
 	if (cfg->token) /* do not leave a credential in freed memory */
 		explicit_bzero(cfg->token, strlen(cfg->token));

@@ -1,14 +1,22 @@
 /*
- * fetch.c - one resilient connection: a fetcher fills a window of the object
- * (a buffer that must hold bytes [off, off + cap)) from its own HTTP
- * connection.  When a request breaks it asks again from the first byte the
- * window lacks, through the original URL, after a backoff, within the retry
- * budget.  Every reply is checked against the object's identity, fixed by
- * the first reply, so bytes of two versions are never joined.
+ * fetch.c - one resilient request at a time: a fetcher fills a window of the
+ * object (a buffer that must hold bytes [off, off + cap)) over a connection
+ * borrowed from the client.  When a request breaks it asks again from the
+ * first byte the window lacks, through the original URL, after a backoff,
+ * within the retry budget.  Every reply is checked against the object's
+ * identity, fixed by the first reply, so bytes of two versions are never
+ * joined.
  *
- * The stream runs one fetcher on the caller's thread (no read-ahead), or
- * several on their own threads (readahead.c); what they share lives in
- * struct object, under its lock or in atomics.
+ * Redirects are followed here, so the policy is code: the stream's
+ * credentials go to the URL's host and to the host it redirects to (one hop,
+ * an AIStore gateway sending a GET to its target), never further and never
+ * from https to http.  The target of the first redirect is remembered and
+ * later requests go straight there; any failure there starts over at the
+ * URL, so the gateway can send the request to a live node.
+ *
+ * A stream runs one fetcher on the caller's thread and borrows the client's
+ * workers for read-ahead (readahead.c); what they share lives in struct
+ * object, under its lock or in atomics.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +29,10 @@
 
 #define POLL_SLICE_MS 100
 #define BACKOFF_SLICE_MS 20
+#define MAX_REDIRECTS 10
+/* How long the end of a bounded request may take to read, rather than
+ * closing its connection. */
+#define DRAIN_MAX_MS 500
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -134,6 +146,33 @@ static int check_or_fix_identity(struct fetcher *f, const struct http_reply *r,
 	return rc;
 }
 
+/* The redirect led somewhere that answered: send later requests there. */
+static void remember_target(struct fetcher *f)
+{
+	struct object *o = f->obj;
+
+	pthread_mutex_lock(&o->lock);
+	if (!o->target && (o->target = strdup(f->req_url))) {
+		o->target_hops = f->hops;
+		o->target_downgraded = f->downgraded;
+	}
+	pthread_mutex_unlock(&o->lock);
+}
+
+/* A request at the remembered target failed: start over at the URL. */
+static void forget_target(struct fetcher *f)
+{
+	struct object *o = f->obj;
+
+	pthread_mutex_lock(&o->lock);
+	if (o->target && !strcmp(o->target, f->req_url)) {
+		free(o->target);
+		o->target = NULL;
+	}
+	pthread_mutex_unlock(&o->lock);
+	f->at_target = false;
+}
+
 static bool cancelled(const struct fetcher *f)
 {
 	return f->cancel && atomic_load(f->cancel);
@@ -164,9 +203,14 @@ static int on_reply(void *ctx, const struct http_reply *r)
 		return refuse(f, EIO, "%s answered from byte %lld, asked for %lld",
 		              f->obj->url, (long long)start,
 		              (long long)f->req_offset);
+	if (f->hops > 0 && !f->at_target)
+		remember_target(f);
 	/* A 200 to a ranged request restarts at byte 0: the bytes before the
-	 * one we want are dropped in on_body, never handed out twice. */
+	 * one we want are dropped in on_body, never handed out twice, and the
+	 * rest of the object follows. */
 	f->req_next = start;
+	if (r->status == 200)
+		f->req_end = -1;
 	return 0;
 }
 
@@ -185,7 +229,8 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 		       (size_t)(want - f->req_next) : n;
 	keep = n - drop;
 	/* Stopping at the fill limit, not only at the window's end, keeps a
-	 * seek from pulling a whole window it may jump away from again. */
+	 * seek from pulling a whole window it may jump away from again.  (A
+	 * draining fetcher has limit 0 and keeps nothing.) */
 	if (keep > f->limit - f->len) {
 		size_t fits = f->limit - f->len, rest = keep - fits;
 
@@ -196,7 +241,8 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 		memcpy(f->spill, p + drop + fits, rest);
 		keep = fits;
 	}
-	memcpy(f->buf + f->len, p + drop, keep);
+	if (keep)
+		memcpy(f->buf + f->len, p + drop, keep);
 	f->len += keep;
 	f->req_next += (int64_t)n;
 	atomic_fetch_add_explicit(&f->obj->stats.bytes_received, n,
@@ -213,12 +259,14 @@ static void count(_Atomic uint64_t *counter)
 	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
-static int start_request(struct fetcher *f)
+/* Send the request for the rest of the window to f->req_url, which is
+ * f->hops redirects from the URL. */
+static int send_request(struct fetcher *f)
 {
 	struct object *o = f->obj;
 	struct http_range range;
 	char etag[HTTP_VALIDATOR_MAX] = "";
-	bool first;
+	bool first, with_auth = f->hops <= 1 && !f->downgraded;
 	int64_t size = atomic_load(&o->size);
 
 	pthread_mutex_lock(&o->lock);
@@ -227,6 +275,8 @@ static int start_request(struct fetcher *f)
 	if (!first && strncmp(o->identity.etag, "W/", 2))
 		snprintf(etag, sizeof(etag), "%s", o->identity.etag);
 	pthread_mutex_unlock(&o->lock);
+	if (!f->http && !(f->http = client_conn_get(f->client)))
+		return fetch_fail(f, ENOMEM, "out of memory starting a request");
 	range.from = f->off + (int64_t)f->len;
 	range.to = -1;
 	if (f->bounded) {
@@ -237,11 +287,34 @@ static int start_request(struct fetcher *f)
 	/* The first request asks for "bytes=0-" too: a 206 tells that the
 	 * server honours Range, which parallel fetching needs. */
 	range.send = first || range.from > 0 || range.to >= 0;
-	if (http_start(f->http, o->url, &range, *etag ? etag : NULL, &f->sink) < 0)
+	if (http_start(f->http, o->cfg, f->req_url, &range, *etag ? etag : NULL,
+	               with_auth, &f->sink) < 0)
 		return fetch_fail(f, ENOMEM, "out of memory starting a request");
 	f->req_offset = range.from;
 	f->req_next = range.from;
 	f->req_end = range.to >= 0 ? range.to + 1 : -1;
+	return 0;
+}
+
+/* A new request for the rest of the window: to the remembered target, if
+ * any, else to the URL. */
+static int start_request(struct fetcher *f)
+{
+	struct object *o = f->obj;
+	char *url;
+
+	pthread_mutex_lock(&o->lock);
+	url = strdup(o->target ? o->target : o->url);
+	f->at_target = o->target != NULL;
+	f->hops = o->target ? o->target_hops : 0;
+	f->downgraded = o->target && o->target_downgraded;
+	pthread_mutex_unlock(&o->lock);
+	if (!url)
+		return fetch_fail(f, ENOMEM, "out of memory starting a request");
+	free(f->req_url);
+	f->req_url = url;
+	if (send_request(f) < 0)
+		return -1;
 	f->request_started_ms = ais_now_ms();
 	count(&o->stats.requests);
 	if (f->next_reason == REQ_RESUME)
@@ -401,16 +474,66 @@ static int request_complete(struct fetcher *f)
 	return retry_or_give_up(f, why);
 }
 
+static void count_connections(struct fetcher *f)
+{
+	if (f->http)
+		atomic_fetch_add_explicit(&f->obj->stats.connections,
+		                          (uint64_t)http_take_connections(f->http),
+		                          memory_order_relaxed);
+}
+
+/* A 3xx: go where it points, with credentials only one hop from the URL
+ * and never from https to plain http. */
+static int follow_redirect(struct fetcher *f, const char *location)
+{
+	const struct object *o = f->obj;
+	bool from_https = !strncasecmp(f->req_url, "https:", 6);
+	bool to_https = !strncasecmp(location, "https:", 6);
+	char *next;
+
+	if (!to_https && strncasecmp(location, "http:", 5))
+		return fetch_fail(f, EIO, "%s: redirected to '%.200s', which is "
+		                  "not an http or https URL", o->url, location);
+	if (++f->hops > MAX_REDIRECTS)
+		return fetch_fail(f, EIO, "%s: more than %d redirects (the last "
+		                  "to %.200s)", o->url, MAX_REDIRECTS, location);
+	if (from_https && !to_https) {
+		if (o->cfg->token)
+			return fetch_fail(f, EACCES, "%s: refused to follow a "
+			                  "redirect from https to http (%.200s) "
+			                  "with an AuthN token, which would travel "
+			                  "in clear", o->url, location);
+		f->downgraded = true;
+	}
+	if (!(next = strdup(location)))
+		return fetch_fail(f, ENOMEM, "out of memory following a redirect");
+	free(f->req_url);
+	f->req_url = next;
+	count(&f->obj->stats.redirects);
+	return send_request(f);
+}
+
 static int request_ended(struct fetcher *f, const struct http_result *res)
 {
 	char why[AIS_ERRMSG_MAX];
+	bool whole = res->code == CURLE_OK;
 
+	count_connections(f);
 	if (f->refused_errno) /* on_reply turned it down and said why */
 		return refused_reply(f);
 	if (cancelled(f))
 		return fetch_fail(f, ECANCELED, "cancelled");
-	if (res->code == CURLE_OK && res->status >= 200 && res->status < 300)
+	if (whole && res->status >= 200 && res->status < 300)
 		return request_complete(f);
+	if (whole && res->status >= 300 && res->status < 400 && res->location)
+		return follow_redirect(f, res->location);
+	if (f->at_target) {
+		/* The node may be gone: the URL finds the object's new home. */
+		forget_target(f);
+		count(&f->obj->stats.failures);
+		f->next_reason = REQ_RESUME;
+		return 0;
+	}
 	if (res->code == CURLE_OK) {
 		/* A ranged request past the end of an object of unknown size. */
 		if (res->status == 416 && atomic_load(&f->obj->size) < 0 &&
@@ -422,11 +545,6 @@ static int request_ended(struct fetcher *f, const struct http_result *res)
 	}
 	snprintf(why, sizeof(why), "%s (curl error %d)", res->detail,
 	         (int)res->code);
-	if (res->code == CURLE_UNSUPPORTED_PROTOCOL && f->obj->cfg->token &&
-	    res->status >= 300 && res->status < 400)
-		return fetch_fail(f, EACCES, "%s: refused to follow a redirect from "
-		                  "https to http with an AuthN token, which would "
-		                  "travel in clear (%s)", f->obj->url, why);
 	if (permanent_transport_error(res->code))
 		return fetch_fail(f, EIO, "%s: %s", f->obj->url, why);
 	return retry_or_give_up(f, why);
@@ -434,29 +552,57 @@ static int request_ended(struct fetcher *f, const struct http_result *res)
 
 /* ---- the fetcher's life ------------------------------------------------------ */
 
-int fetcher_init(struct fetcher *f, struct object *o)
+void fetcher_init(struct fetcher *f, struct object *o, struct ais_client *c)
 {
 	memset(f, 0, sizeof(*f));
 	f->obj = o;
-	f->http = http_conn_new(o->cfg);
-	if (!f->http)
-		return -1;
+	f->client = c;
 	f->sink = (struct http_sink){ on_reply, on_body, f };
 	f->next_reason = REQ_FIRST;
 	f->jitter_seed = (unsigned int)ais_now_ms() ^ (unsigned int)getpid() ^
 	                 (unsigned int)(uintptr_t)f;
-	return 0;
+}
+
+/* End the request in flight.  When little of a bounded one is left, read it
+ * to its end so the connection stays open for the next request; else drop
+ * it (libcurl then closes the connection). */
+static void finish_request(struct fetcher *f)
+{
+	struct http_result res;
+	long wait = f->obj->cfg->read_timeout_ms < DRAIN_MAX_MS ?
+	            f->obj->cfg->read_timeout_ms : DRAIN_MAX_MS;
+	int64_t deadline = ais_now_ms() + wait;
+
+	if (!f->http || !http_active(f->http))
+		return;
+	if (f->req_end >= 0 && !f->refused_errno && !cancelled(f) &&
+	    (uint64_t)(f->req_end - f->req_next) <= f->obj->cfg->skip_read_through) {
+		f->buf = NULL;
+		f->cap = f->len = f->limit = 0;
+		f->off = f->req_end;
+		f->spill_len = 0;
+		while (ais_now_ms() < deadline) {
+			if (http_pump(f->http, POLL_SLICE_MS, &res) == HTTP_PUMP_DONE)
+				break;
+		}
+	}
+	http_abort(f->http);
+	count_connections(f);
 }
 
 void fetcher_release(struct fetcher *f)
 {
-	http_conn_free(f->http);
+	finish_request(f);
+	client_conn_put(f->client, f->http);
 	f->http = NULL;
+	free(f->req_url);
+	f->req_url = NULL;
 }
 
 void fetcher_wake(struct fetcher *f)
 {
-	http_wakeup(f->http);
+	if (f->http)
+		http_wakeup(f->http);
 }
 
 /* Start the new window with what spilled over from the last one, when the
@@ -490,13 +636,12 @@ bool fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
 {
 	/* The first byte not in hand: the spill's, if any, else the wire's. */
 	int64_t ahead = off - (f->spill_len ? f->spill_off : f->req_next);
-	bool keep = http_active(f->http) && ahead >= 0 &&
+	bool keep = f->http && http_active(f->http) && ahead >= 0 &&
 	            (uint64_t)ahead <= f->obj->cfg->skip_read_through &&
-	            f->bounded == bounded &&
 	            (f->req_end < 0 || off < f->req_end);
 
 	if (!keep)
-		http_abort(f->http);
+		finish_request(f);
 	f->buf = buf;
 	f->cap = cap;
 	f->off = off;
@@ -525,7 +670,7 @@ ssize_t fetcher_fill(struct fetcher *f, size_t have, size_t limit)
 			return fetch_fail(f, ECANCELED, "cancelled");
 		if (atomic_load(&f->obj->sticky_errno))
 			return fetch_fail(f, ESTALE, "%s", f->obj->sticky_msg);
-		if (!http_active(f->http) && start_request(f) < 0)
+		if ((!f->http || !http_active(f->http)) && start_request(f) < 0)
 			return -1;
 		before = f->len;
 		if (http_pump(f->http, f->len > have ? 0 : POLL_SLICE_MS, &res) ==

@@ -5,8 +5,12 @@
  * bodies to the stream's sink (pausing when the sink has no room), keeps the
  * body of an error reply for the message, and says how the request ended.
  *
- * The multi handle and the easy handle live as long as the stream, so the
- * connection is reused between requests (keep-alive) when the server allows.
+ * A connection (one multi handle and one easy handle) outlives the requests
+ * sent on it: the client keeps idle ones in a pool and lends them to any of
+ * its streams, so the TCP connection is reused (keep-alive) when the server
+ * allows.  Each request carries the settings of the stream that sends it.
+ * Redirects are not followed here: a 3xx ends the request with its Location,
+ * and the fetcher decides where to go and what credentials go along.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +24,8 @@
 #define POLL_SLICE_MS 100
 
 struct http_conn {
-	const struct ais_config *cfg;
+	const struct ais_config *cfg; /* the settings of the request in flight */
+	CURLSH *share;                /* the client's DNS and TLS session caches */
 	CURLM *multi;
 	CURL *easy;
 	struct curl_slist *request_headers;
@@ -35,6 +40,8 @@ struct http_conn {
 	char error_body[ERROR_BODY_MAX];
 	size_t error_body_len;
 	char curl_error[CURL_ERROR_SIZE];
+	char *location; /* of the last 3xx reply */
+	int connections; /* opened by requests since the last take */
 };
 
 static void header_value(char *dst, size_t cap, const char *v, size_t len)
@@ -155,11 +162,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 	return taken;
 }
 
-static void setup_tls(struct http_conn *c)
+/* The settings of the stream sending the request: libcurl keeps TLS
+ * connections apart by these, so a pooled connection is reused only by a
+ * request with the same ones. */
+static void setup_request(struct http_conn *c)
 {
 	const struct ais_config *cfg = c->cfg;
 	CURL *e = c->easy;
 
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
 	if (cfg->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
 	if (cfg->cert_file)
@@ -172,32 +183,18 @@ static void setup_tls(struct http_conn *c)
 	}
 }
 
-/* Where redirects may go.  An AIStore gateway redirects every GET to a
- * target on another host, and the target checks the token too, so with a
- * token the Authorization header must follow (libcurl drops it on a host
- * change by default).  Following it to plain http from https would put the
- * token on the wire in clear: such a request follows https redirects only. */
-static void set_redirect_policy(struct http_conn *c, const char *url)
+/* Options every request has.  curl_easy_reset() before each request drops
+ * the last stream's settings but keeps the open connections and caches. */
+static void setup_easy(struct http_conn *c)
 {
-	bool with_token = c->cfg->token != NULL;
-	bool from_https = !strncasecmp(url, "https:", 6);
-
-	curl_easy_setopt(c->easy, CURLOPT_UNRESTRICTED_AUTH, with_token ? 1L : 0L);
-	curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR,
-	                 with_token && from_https ? "https" : "http,https");
-}
-
-static int setup_easy(struct http_conn *c)
-{
-	const struct ais_config *cfg = c->cfg;
 	CURL *e = c->easy;
 
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->share)
+		curl_easy_setopt(e, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "aisfile/" PACKAGE_VERSION);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_error);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -207,17 +204,16 @@ static int setup_easy(struct http_conn *c)
 	/* Larger socket reads mean fewer callbacks; the pieces handed to the
 	 * sink stay at most CURL_MAX_WRITE_SIZE each. */
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
-	setup_tls(c);
-	return 0;
 }
 
-struct http_conn *http_conn_new(const struct ais_config *cfg)
+struct http_conn *http_conn_new(CURLSH *share)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
 
-	if (!c)
+	if (!c) {
+		errno = ENOMEM;
 		return NULL;
-	c->cfg = cfg;
+	}
 	c->multi = curl_multi_init();
 	c->easy = curl_easy_init();
 	if (!c->multi || !c->easy) {
@@ -225,17 +221,33 @@ struct http_conn *http_conn_new(const struct ais_config *cfg)
 		errno = ENOMEM;
 		return NULL;
 	}
-	setup_easy(c);
+	/* Idle connections stay in the pool's handles, one each, so the pool
+	 * bounds them; a handle does not hoard one per server it met. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 1L);
+	c->share = share;
 	return c;
 }
 
 void http_abort(struct http_conn *c)
 {
+	long connects = 0;
+
 	if (!c->active)
 		return;
+	if (curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects) ==
+	    CURLE_OK && connects > 0)
+		c->connections += (int)connects;
 	curl_multi_remove_handle(c->multi, c->easy);
 	c->active = false;
 	c->paused = false;
+}
+
+int http_take_connections(struct http_conn *c)
+{
+	int n = c->connections;
+
+	c->connections = 0;
+	return n;
 }
 
 bool http_active(const struct http_conn *c)
@@ -256,8 +268,25 @@ void http_conn_free(struct http_conn *c)
 		http_abort(c);
 	curl_easy_cleanup(c->easy);
 	curl_multi_cleanup(c->multi);
-	curl_slist_free_all(c->request_headers);
+	http_free_headers(c->request_headers);
+	free(c->location);
 	free(c);
+}
+
+/* Free a header list, wiping every line first: it may hold a credential. */
+void http_free_headers(struct curl_slist *list)
+{
+	for (struct curl_slist *h = list; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(list);
+}
+
+/* Headers that carry credentials go only where the token may go. */
+static bool is_credential(const char *line)
+{
+	return !strncasecmp(line, "Authorization:", 14) ||
+	       !strncasecmp(line, "Cookie:", 7) ||
+	       !strncasecmp(line, "Proxy-Authorization:", 20);
 }
 
 static struct curl_slist *append_bearer(struct curl_slist *list,
@@ -274,21 +303,24 @@ static struct curl_slist *append_bearer(struct curl_slist *list,
 	return next;
 }
 
-/* The one place that builds request headers: the caller's, the token, then
- * Range and If-Match for a resumed or repositioned request. */
+/* The one place that builds request headers: the caller's, the token (both
+ * only with_auth), then Range and If-Match for a resumed or repositioned
+ * request. */
 static struct curl_slist *build_headers(const struct ais_config *cfg,
                                         const struct http_range *range,
-                                        const char *if_match)
+                                        const char *if_match, bool with_auth)
 {
 	struct curl_slist *list = NULL, *next;
 	char line[HTTP_VALIDATOR_MAX + 32];
 
 	for (const struct curl_slist *h = cfg->headers; h; h = h->next) {
+		if (!with_auth && is_credential(h->data))
+			continue;
 		if (!(next = curl_slist_append(list, h->data)))
 			goto oom;
 		list = next;
 	}
-	if (cfg->token) {
+	if (cfg->token && with_auth) {
 		if (!(next = append_bearer(list, cfg->token)))
 			goto oom;
 		list = next;
@@ -312,28 +344,32 @@ static struct curl_slist *build_headers(const struct ais_config *cfg,
 	}
 	return list;
 oom:
-	curl_slist_free_all(list);
+	http_free_headers(list);
 	return NULL;
 }
 
-int http_start(struct http_conn *c, const char *url,
-               const struct http_range *range, const char *if_match,
+int http_start(struct http_conn *c, const struct ais_config *cfg,
+               const char *url, const struct http_range *range,
+               const char *if_match, bool with_auth,
                const struct http_sink *sink)
 {
 	struct curl_slist *headers = NULL;
 
 	http_abort(c);
-	if ((range->send || (if_match && *if_match) || c->cfg->headers ||
-	     c->cfg->token) &&
-	    !(headers = build_headers(c->cfg, range, if_match))) {
+	c->cfg = cfg;
+	if ((range->send || (if_match && *if_match) || cfg->headers ||
+	     cfg->token) &&
+	    !(headers = build_headers(cfg, range, if_match, with_auth))) {
 		errno = ENOMEM;
 		return -1;
 	}
-	curl_slist_free_all(c->request_headers);
+	http_free_headers(c->request_headers);
 	c->request_headers = headers;
+	curl_easy_reset(c->easy);
+	setup_easy(c);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
-	set_redirect_policy(c, url);
+	setup_request(c);
 	c->sink = *sink;
 	reset_reply(&c->reply);
 	c->reply_delivered = false;
@@ -389,6 +425,21 @@ static void error_text(const struct http_conn *c, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)strcspn(body, "\r\n"), body);
 }
 
+/* Where a 3xx reply points, as an absolute URL, kept until the next one. */
+static void keep_location(struct http_conn *c, struct http_result *res)
+{
+	char *loc = NULL;
+
+	free(c->location);
+	c->location = NULL;
+	if (res->status < 300 || res->status >= 400 ||
+	    curl_easy_getinfo(c->easy, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK ||
+	    !loc)
+		return;
+	c->location = strdup(loc);
+	res->location = c->location;
+}
+
 static void finish(struct http_conn *c, CURLcode code, struct http_result *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -400,6 +451,8 @@ static void finish(struct http_conn *c, CURLcode code, struct http_result *res)
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->reply.status);
 	res->code = code;
 	res->status = c->reply.status;
+	if (code == CURLE_OK)
+		keep_location(c, res);
 	if (code == CURLE_OK && !is_success(c->reply.status)) {
 		c->error_body[c->error_body_len] = '\0';
 		error_text(c, res->detail, sizeof(res->detail));

@@ -37,6 +37,7 @@ struct ais_config {
 	size_t readahead_bytes; /* 0: read-ahead off */
 	int connections;
 	size_t part_size;
+	size_t memory_limit;    /* for a client */
 	struct curl_slist *headers;
 	char *endpoint;
 	char *token;     /* NULL when none */
@@ -94,13 +95,19 @@ struct http_sink {
 struct http_result {
 	CURLcode code;         /* CURLE_OK when the reply arrived whole */
 	long status;           /* final HTTP status, 0 when none */
+	const char *location;  /* absolute Location of a 3xx, else NULL; valid
+	                        * until the connection's next request */
 	char detail[512]; /* curl's error text or the server's */
 };
 
 struct http_conn;
 
-struct http_conn *http_conn_new(const struct ais_config *cfg);
+/* A connection with nothing in flight; share (may be NULL) holds the DNS
+ * and TLS session caches. */
+struct http_conn *http_conn_new(CURLSH *share);
 void http_conn_free(struct http_conn *c);
+/* Wipe every line of a header list, then free it. */
+void http_free_headers(struct curl_slist *list);
 /* The Range of a request: "bytes=from-to", or "bytes=from-" when to < 0;
  * none at all unless send. */
 struct http_range {
@@ -109,16 +116,21 @@ struct http_range {
 	bool send;
 };
 
-/* Send GET url with range, and If-Match when if_match is not NULL.  Any
- * request in flight is dropped first. */
-int http_start(struct http_conn *c, const char *url,
-               const struct http_range *range, const char *if_match,
+/* Send GET url with range, If-Match when if_match is not NULL, and the
+ * stream's credentials (token, Authorization and Cookie headers) only when
+ * with_auth.  cfg must outlive the request.  Any request in flight is
+ * dropped first. */
+int http_start(struct http_conn *c, const struct ais_config *cfg,
+               const char *url, const struct http_range *range,
+               const char *if_match, bool with_auth,
                const struct http_sink *sink);
 /* Make an http_pump() waiting in another thread return at once. */
 void http_wakeup(struct http_conn *c);
 /* Drop the request in flight, if any. */
 void http_abort(struct http_conn *c);
 bool http_active(const struct http_conn *c);
+/* TCP connections opened by the requests that ended since the last call. */
+int http_take_connections(struct http_conn *c);
 
 enum http_pump_result {
 	HTTP_PUMP_RUNNING, /* still in flight */
@@ -140,13 +152,20 @@ struct fetch_stats {
 	_Atomic uint64_t failures;
 	_Atomic uint64_t bytes_received;
 	_Atomic uint64_t bytes_discarded;
+	_Atomic uint64_t connections;
+	_Atomic uint64_t redirects;
 };
 
 /* What every fetcher of one stream shares: the object and its identity. */
 struct object {
 	const struct ais_config *cfg;
-	const char *url; /* every request goes here, never to a redirect target */
-	pthread_mutex_t lock;        /* guards have_identity and identity */
+	const char *url; /* the caller's URL: where every failure starts over */
+	pthread_mutex_t lock;        /* guards the fields up to identity */
+	/* Where a redirect from url led the first time, and how many hops
+	 * away; later requests go straight there until one fails. */
+	char *target;
+	int target_hops;
+	bool target_downgraded;      /* reached from https over http */
 	bool have_identity;
 	struct http_reply identity;  /* the first reply: size and validators */
 	_Atomic int64_t size;        /* -1 while unknown */
@@ -165,7 +184,12 @@ enum request_reason { REQ_FIRST, REQ_RESUME, REQ_SEEK, REQ_PART };
  * into buf, len of them so far. */
 struct fetcher {
 	struct object *obj;
-	struct http_conn *http;
+	struct ais_client *client;
+	struct http_conn *http; /* borrowed from the client for a request */
+	char *req_url;          /* where the request in flight went */
+	int hops;               /* redirects between obj->url and req_url */
+	bool at_target;         /* it went straight to obj->target */
+	bool downgraded;        /* a redirect went from https to http */
 	struct http_sink sink;
 	char *buf;
 	size_t cap;
@@ -193,11 +217,14 @@ struct fetcher {
 	char errmsg[AIS_ERRMSG_MAX]; /* why the last fill failed */
 };
 
-int fetcher_init(struct fetcher *f, struct object *o);
+/* A fetcher for o whose connections come from client c. */
+void fetcher_init(struct fetcher *f, struct object *o, struct ais_client *c);
+/* Give the connection back (closing the request in flight, if any). */
 void fetcher_release(struct fetcher *f);
 /* Point the fetcher at a new window.  The request in flight goes on when it
- * will reach off soon (and is of the same kind); otherwise it is dropped.
- * Returns whether it went on. */
+ * will reach off soon; otherwise it ends.  A new request asks for the window
+ * only ("bytes=a-b") when bounded, else for the rest of the object.  Returns
+ * whether the request in flight went on. */
 bool fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
                  bool bounded);
 /* Fill the window until it holds more than have bytes and nothing more is
@@ -207,19 +234,68 @@ ssize_t fetcher_fill(struct fetcher *f, size_t have, size_t limit);
 /* Interrupt a fill waiting for the network in another thread. */
 void fetcher_wake(struct fetcher *f);
 
-/* ---- read-ahead (readahead.c) ------------------------------------------ */
+/* ---- the client (client.c) --------------------------------------------- */
 
 struct readahead;
 
-/* Start the workers of a stream's read-ahead (NULL with errno). */
-struct readahead *readahead_new(struct object *obj);
-/* Stop the workers and free everything. */
+/* What the streams of one client share.  lock guards everything here and
+ * the part state of every stream's read-ahead (readahead.c). */
+struct ais_client {
+	pthread_mutex_t lock;
+	pthread_cond_t work;         /* a part was queued, or stop */
+	int refs;                    /* the owner's, plus one per open stream */
+	bool is_default;
+	struct ais_config cfg;       /* connections, memory_limit */
+	CURLSH *share;
+	pthread_mutex_t share_lock;
+	/* Idle connections, most recently used last. */
+	struct http_conn **idle;
+	int nidle;
+	/* Worker threads, started one at a time as work waits for them. */
+	pthread_t *threads;
+	int nthreads;
+	int idle_threads;
+	bool stop;
+	/* Streams with read-ahead, served round robin. */
+	struct readahead *streams;
+	int nstreams;
+	size_t memory_used;
+};
+
+/* curl_global_init, once; 0 or -1 with errno and the message set. */
+int ais_curl_init(void);
+/* The process-wide client, made on first use, with a hold for the caller;
+ * NULL with errno and the message set. */
+struct ais_client *client_default(void);
+void client_hold(struct ais_client *c);
+void client_release(struct ais_client *c);
+/* Lend a connection (pooled, or new); NULL with ENOMEM. */
+struct http_conn *client_conn_get(struct ais_client *c);
+/* client_conn_get with the client's lock held (NULL: make one later). */
+struct http_conn *client_conn_take_locked(struct ais_client *c);
+/* Take one back: pooled while there is room, else closed. */
+void client_conn_put(struct ais_client *c, struct http_conn *conn);
+/* With c->lock held: a worker is needed; start one if none is idle and
+ * the bound allows.  Returns 0, or -1 with errno when none could start. */
+int client_want_worker(struct ais_client *c);
+
+/* ---- read-ahead (readahead.c) ------------------------------------------ */
+
+/* The stream's buffers: parts of the object, filled on the caller's thread
+ * or by the client's workers (NULL with errno). */
+struct readahead *readahead_new(struct object *obj, struct ais_client *c);
+/* Stop its fetches and free everything. */
 void readahead_free(struct readahead *ra);
 /* Bytes at pos: sets *p and returns their count, valid until the next call;
  * 0 at the end; -1 with *err and msg on failure (the next call asks again,
  * except after ESTALE). */
 ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
                        int *err, char *msg, size_t msglen);
+/* The caller moves from one position to another (ais_seek). */
+void readahead_seek(struct readahead *ra, int64_t from, int64_t to);
+/* With the client's lock held, in a worker: fetch one queued part of some
+ * stream, if any.  Returns whether there was one. */
+bool readahead_work(struct ais_client *c, struct fetcher *f);
 
 /* ---- errors (error.c) -------------------------------------------------- */
 

@@ -1,19 +1,27 @@
 /*
- * readahead.c - fetch ahead of the caller, on worker threads, in bounded
- * memory.
+ * readahead.c - a stream's buffers, and who fills them.
  *
- * The object is cut into parts, each fetched into a slot: a part_size buffer.
- * There are readahead_bytes / part_size slots, so that is all the memory.
- * Slots hold consecutive parts starting at the caller's position; the caller
- * gets pointers into them (no copy) and a slot goes back to work once the
- * caller has moved past it and called again.  One worker streams the parts
- * over one open-ended request; when the server honours Range and the object
- * is large enough, `connections` workers fetch parts at once, each with a
- * bounded Range request, and the caller still sees them in order.
+ * The object is cut into parts, each fetched into a slot.  The caller gets
+ * pointers into the slots (no copy), and a slot goes back to work once the
+ * caller has moved past it and called again.  A part at the caller's
+ * position that nobody fetches yet is fetched by the caller itself, on its
+ * own thread, with the stream's own fetcher; parts ahead of it are fetched
+ * by the client's worker threads, up to `connections` of them for one
+ * stream.  With read-ahead off there is one slot and no worker: the same
+ * machinery, filled only on the caller's thread.
  *
- * After a jump the read-ahead window starts small and doubles with every part
- * the caller finishes, so a skip over a large tar member costs a little, not
- * a whole read-ahead.
+ * Nothing is made before it is needed.  The first part is small enough that
+ * a small object arrives in one request and no thread starts; a slot's
+ * memory is allocated when a part first needs it, counted against the
+ * client's budget, and kept until the stream closes.
+ *
+ * The window (how far ahead parts are queued) doubles with every part the
+ * caller finishes and starts over after a jump, at the length of the runs
+ * the caller has been reading between jumps: reading a few members of a big
+ * zip fetches about what is read.  Every part after the first is a bounded
+ * Range request, so a jump never has to kill a transfer in full flight.
+ *
+ * Locking: the client's lock guards the slots of all its streams.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,18 +31,24 @@
 #include "internal.h"
 
 #define FIRST_WINDOW (64 * 1024)
-#define PARALLEL_MIN_PARTS 4
+/* The first part: what a small object arrives in, in one request. */
+#define FIRST_PART (256 * 1024)
+/* What a stream may hold when the client's budget is spent. */
+#define MIN_SLOT (256 * 1024)
+#define MIN_SLOTS 2
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_FETCHING, SLOT_DONE,
                   SLOT_FAILED };
 
 struct slot {
 	char *buf;
+	size_t cap;           /* bytes allocated, and counted in the budget */
 	int64_t off;          /* object offset of buf[0] */
 	size_t len;           /* bytes of the part */
 	size_t filled;        /* bytes written so far */
 	enum slot_state state;
-	bool dropped;         /* the caller jumped away while it was fetching */
+	bool by_caller;       /* the caller's own fetcher fills it */
+	bool dropped;         /* the caller jumped away while a worker had it */
 	bool after_jump;      /* the first part queued after a jump */
 	bool reported;        /* its failure went to the caller */
 	_Atomic bool cancel;
@@ -43,104 +57,91 @@ struct slot {
 	char errmsg[AIS_ERRMSG_MAX];
 };
 
-struct worker {
-	struct readahead *ra;
-	struct fetcher fetcher;
-	int index;
-	pthread_t thread;
-	bool started;
-};
-
 struct readahead {
 	struct object *obj;
-	pthread_mutex_t lock;
-	pthread_cond_t work;  /* a slot was queued, or stop */
-	pthread_cond_t data;  /* a slot got bytes, ended, or was freed */
+	struct ais_client *client;
+	pthread_cond_t data;  /* a slot got bytes, ended, or a worker left */
 	struct slot *slots;
 	int nslots;
+	struct fetcher caller;     /* fetches on the caller's thread */
+	struct slot *caller_slot;  /* the slot it is aimed at */
 	size_t part_size;
-	int64_t next_off;     /* where the next part to queue starts */
-	size_t window;        /* bytes the caller may be ahead of by */
-	size_t window_max;
-	size_t read_through;  /* a hop this far past next_off reads on */
-	bool parallel;
-	bool jumped;          /* the next part queued starts after a jump */
-	int active_workers;
-	bool stop;
-	struct worker *workers;
-	int nworkers;
+	size_t window;             /* bytes the caller may be ahead of by */
+	size_t window_max;         /* also the bound of the slots' memory */
+	size_t memory;             /* bytes the slots hold */
+	size_t read_through;       /* a hop this far past next_off reads on */
+	int64_t next_off;          /* where the next part to queue starts */
+	bool use_workers;          /* read-ahead on */
+	bool jumped;               /* the next part queued starts after a jump */
+	int64_t jumps;
+	int busy;                  /* workers fetching for this stream */
+	int max_busy;
+	/* The access pattern: where the current run of reading began, how far
+	 * it got, and how long runs have been. */
+	int64_t run_start;
+	int64_t run_end;
+	size_t run_len;
+	int64_t skip_to;           /* parts before it were jumped over */
+	struct readahead *next;    /* the client's list of streams */
 };
 
-/* ---- slots (with ra->lock held) ------------------------------------------- */
+/* ---- slots (with the client's lock held) ------------------------------------ */
 
 static bool slot_in_use(const struct slot *sl)
 {
 	return sl->state != SLOT_FREE || sl->dropped;
 }
 
+static size_t min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Make sl hold at least len bytes, within the stream's bound and the
+ * client's budget; when neither has room, within MIN_SLOT if must.
+ * Returns how many bytes it can hold for the part (0: none). */
+static size_t slot_reserve(struct readahead *ra, struct slot *sl, size_t len,
+                           bool must)
+{
+	struct ais_client *c = ra->client;
+	size_t share = c->cfg.memory_limit / (size_t)(c->nstreams ? c->nstreams : 1);
+	size_t need;
+	char *buf;
+
+	if (sl->cap >= len)
+		return len;
+	need = len - sl->cap;
+	if (ra->memory + need > ra->window_max ||
+	    c->memory_used + need > c->cfg.memory_limit ||
+	    ra->memory + need > (share > MIN_SLOT ? share : MIN_SLOT)) {
+		if (!must)
+			return sl->cap >= MIN_SLOT ? sl->cap : 0;
+		if (sl->cap >= min_size(len, MIN_SLOT))
+			return sl->cap;
+		len = min_size(len, MIN_SLOT);
+		need = len - sl->cap;
+	}
+	if (!(buf = realloc(sl->buf, len)))
+		return sl->cap;
+	sl->buf = buf;
+	sl->cap = len;
+	ra->memory += need;
+	c->memory_used += need;
+	return len;
+}
+
 static struct slot *free_slot(struct readahead *ra)
 {
-	for (int i = 0; i < ra->nslots; i++)
-		if (!slot_in_use(&ra->slots[i]))
-			return &ra->slots[i];
-	return NULL;
-}
+	struct slot *best = NULL;
 
-/* Queue parts from next_off while slots are free and the window allows. */
-static void queue_parts(struct readahead *ra, int64_t pos)
-{
-	int64_t size = atomic_load(&ra->obj->size);
-	struct slot *sl;
-	bool queued = false;
-
-	while ((size < 0 || ra->next_off < size) &&
-	       ra->next_off < pos + (int64_t)ra->window &&
-	       (sl = free_slot(ra))) {
-		int64_t len = pos + (int64_t)ra->window - ra->next_off;
-
-		if (len > (int64_t)ra->part_size)
-			len = (int64_t)ra->part_size;
-		if (size >= 0 && len > size - ra->next_off)
-			len = size - ra->next_off;
-		sl->off = ra->next_off;
-		sl->len = (size_t)len;
-		sl->filled = 0;
-		sl->state = SLOT_QUEUED;
-		sl->reported = false;
-		sl->after_jump = ra->jumped;
-		ra->jumped = false;
-		ra->next_off += len;
-		queued = true;
-	}
-	if (queued)
-		pthread_cond_broadcast(&ra->work);
-}
-
-static void drop_slot(struct slot *sl)
-{
-	if (sl->state == SLOT_FETCHING) {
-		/* The worker owns the buffer until it sees the cancel. */
-		sl->dropped = true;
-		atomic_store(&sl->cancel, true);
-		fetcher_wake(sl->worker);
-	}
-	sl->state = SLOT_FREE;
-}
-
-/* Free the parts the caller has moved past; each one finished in order
- * widens the window. */
-static void release_passed(struct readahead *ra, int64_t pos)
-{
+	/* The largest free one: it needs no new memory most often. */
 	for (int i = 0; i < ra->nslots; i++) {
 		struct slot *sl = &ra->slots[i];
 
-		if (sl->state == SLOT_DONE && sl->off + (int64_t)sl->len <= pos) {
-			sl->state = SLOT_FREE;
-			if (ra->window < ra->window_max)
-				ra->window = ra->window * 2 < ra->window_max ?
-				             ra->window * 2 : ra->window_max;
-		}
+		if (!slot_in_use(sl) && (!best || sl->cap > best->cap))
+			best = sl;
 	}
+	return best;
 }
 
 static struct slot *slot_at(struct readahead *ra, int64_t pos)
@@ -155,39 +156,146 @@ static struct slot *slot_at(struct readahead *ra, int64_t pos)
 	return NULL;
 }
 
-/* The caller jumped where no slot reaches: start over from pos. */
+static bool have_identity(struct readahead *ra)
+{
+	bool have;
+
+	pthread_mutex_lock(&ra->obj->lock);
+	have = ra->obj->have_identity;
+	pthread_mutex_unlock(&ra->obj->lock);
+	return have;
+}
+
+/* Workers fetch ahead once the first reply showed that the server honours
+ * Range: a server that does not is read in one request, in order. */
+static bool workers_allowed(struct readahead *ra)
+{
+	return ra->use_workers && atomic_load(&ra->obj->range_ok);
+}
+
+/* Queue parts from next_off while slots, memory and the window allow; the
+ * part at pos always gets a slot.  Until the first reply, only that part. */
+static void queue_parts(struct readahead *ra, int64_t pos)
+{
+	int64_t size = atomic_load(&ra->obj->size);
+	bool known = have_identity(ra), ahead = workers_allowed(ra);
+	struct slot *sl;
+
+	while ((size < 0 || ra->next_off < size) &&
+	       (ra->next_off <= pos ||
+	        (known && ahead && ra->next_off < pos + (int64_t)ra->window)) &&
+	       (sl = free_slot(ra))) {
+		bool needed = ra->next_off <= pos;
+		int64_t len = pos + (int64_t)ra->window - ra->next_off;
+		size_t room;
+
+		if (!known)
+			len = (int64_t)min_size(FIRST_PART, ra->part_size);
+		if (len > (int64_t)ra->part_size)
+			len = (int64_t)ra->part_size;
+		if (len < FIRST_WINDOW)
+			len = FIRST_WINDOW;
+		if (size >= 0 && len > size - ra->next_off)
+			len = size - ra->next_off;
+		if (!(room = slot_reserve(ra, sl, (size_t)len, needed)))
+			break;
+		sl->off = ra->next_off;
+		sl->len = min_size((size_t)len, room);
+		sl->filled = 0;
+		sl->state = SLOT_QUEUED;
+		sl->by_caller = false;
+		sl->reported = false;
+		sl->after_jump = ra->jumped;
+		ra->jumped = false;
+		ra->next_off += (int64_t)sl->len;
+		if (!needed && ahead)
+			client_want_worker(ra->client);
+		if (!known)
+			break;
+	}
+}
+
+static void drop_slot(struct readahead *ra, struct slot *sl)
+{
+	if (sl->state == SLOT_FETCHING && !sl->by_caller) {
+		/* The worker owns the buffer until it sees the cancel. */
+		sl->dropped = true;
+		atomic_store(&sl->cancel, true);
+		fetcher_wake(sl->worker);
+	}
+	if (ra->caller_slot == sl)
+		ra->caller_slot = NULL;
+	sl->by_caller = false;
+	sl->state = SLOT_FREE;
+}
+
+/* Free the parts the caller has moved past; each one finished in order
+ * widens the window, and one still unfinished is of no use any more. */
+static void release_passed(struct readahead *ra, int64_t pos)
+{
+	for (int i = 0; i < ra->nslots; i++) {
+		struct slot *sl = &ra->slots[i];
+
+		if (sl->state == SLOT_FREE || sl->off + (int64_t)sl->len > pos)
+			continue;
+		if (sl->state == SLOT_DONE) {
+			sl->state = SLOT_FREE;
+			if (sl->off >= ra->skip_to) /* read, not jumped over */
+				ra->window = min_size(ra->window * 2, ra->window_max);
+		} else {
+			drop_slot(ra, sl);
+		}
+	}
+}
+
+/* A worker still writes into a slot the caller has left. */
+static bool worker_holds_slot(const struct readahead *ra)
+{
+	for (int i = 0; i < ra->nslots; i++)
+		if (ra->slots[i].dropped ||
+		    (ra->slots[i].state == SLOT_FETCHING && !ra->slots[i].by_caller))
+			return true;
+	return false;
+}
+
+/* The caller jumps from one run of reading to another: the window starts
+ * over as long as the runs it has been reading (a little more), so a run
+ * like the last costs one request, and parts it jumps over do not widen
+ * it. */
+static void learn_run(struct readahead *ra, int64_t to)
+{
+	size_t run = ra->run_end > ra->run_start ?
+	             (size_t)(ra->run_end - ra->run_start) : 0;
+	size_t window;
+
+	/* Longer runs count at once, shorter ones wear the estimate down. */
+	ra->run_len = run > ra->run_len ? run : (ra->run_len + run) / 2;
+	window = ra->run_len + ra->run_len / 4;
+	window = (window + FIRST_WINDOW - 1) / FIRST_WINDOW * FIRST_WINDOW;
+	ra->window = window < FIRST_WINDOW ? FIRST_WINDOW :
+	             min_size(window, ra->window_max);
+	ra->run_start = ra->run_end = ra->skip_to = to;
+}
+
+/* The caller is where no slot reaches: start over from pos. */
 static void restart_at(struct readahead *ra, int64_t pos)
 {
 	for (int i = 0; i < ra->nslots; i++)
-		drop_slot(&ra->slots[i]);
+		drop_slot(ra, &ra->slots[i]);
+	if (ra->run_start != pos)
+		learn_run(ra, pos);
 	ra->next_off = pos;
 	ra->jumped = true;
-	ra->window = FIRST_WINDOW < ra->window_max ? FIRST_WINDOW : ra->window_max;
-	pthread_cond_broadcast(&ra->data);
+	ra->jumps++;
 }
 
-/* Fetch in parallel once the first reply showed Range works on an object
- * large enough to be worth several connections. */
-static void choose_mode(struct readahead *ra)
-{
-	int64_t size = atomic_load(&ra->obj->size);
-	bool parallel = ra->nworkers > 1 && atomic_load(&ra->obj->range_ok) &&
-	                size >= PARALLEL_MIN_PARTS * (int64_t)ra->part_size;
+/* ---- the client's workers ------------------------------------------------------ */
 
-	if (parallel == ra->parallel)
-		return;
-	ra->parallel = parallel;
-	ra->active_workers = parallel ? ra->nworkers : 1;
-	pthread_cond_broadcast(&ra->work);
-}
-
-/* ---- workers ----------------------------------------------------------------- */
-
-static struct slot *next_queued(struct readahead *ra, int index)
+static struct slot *next_queued(struct readahead *ra)
 {
 	struct slot *best = NULL;
 
-	if (index >= ra->active_workers)
+	if (ra->busy >= ra->max_busy)
 		return NULL;
 	for (int i = 0; i < ra->nslots; i++) {
 		struct slot *sl = &ra->slots[i];
@@ -198,12 +306,12 @@ static struct slot *next_queued(struct readahead *ra, int index)
 	return best;
 }
 
-/* Fill one slot, publishing bytes as they come.  Called and returns with
- * ra->lock held. */
-static void fetch_slot(struct worker *w, struct slot *sl)
+/* Fill one slot on a worker, publishing bytes as they come.  Called and
+ * returns with the client's lock held; ra is not touched after busy drops
+ * (the stream may be closing). */
+static void fetch_slot(struct readahead *ra, struct slot *sl, struct fetcher *f)
 {
-	struct readahead *ra = w->ra;
-	struct fetcher *f = &w->fetcher;
+	struct ais_client *c = ra->client;
 	size_t have = 0;
 	int64_t size;
 	ssize_t n;
@@ -211,15 +319,18 @@ static void fetch_slot(struct worker *w, struct slot *sl)
 	sl->state = SLOT_FETCHING;
 	sl->worker = f;
 	atomic_store(&sl->cancel, false);
-	/* A request that broke as its last part filled is resumed here. */
-	if (!fetcher_aim(f, sl->buf, sl->len, sl->off, ra->parallel) &&
-	    f->next_reason != REQ_RESUME)
-		f->next_reason = sl->after_jump ? REQ_SEEK : REQ_PART;
+	ra->busy++;
+	fetcher_init(f, ra->obj, c);
+	/* Before the slot shows this worker, so fetcher_wake() finds the
+	 * connection in place. */
+	f->http = client_conn_take_locked(c);
+	f->next_reason = sl->after_jump ? REQ_SEEK : REQ_PART;
 	f->cancel = &sl->cancel;
+	fetcher_aim(f, sl->buf, sl->len, sl->off, true);
 	for (;;) {
-		pthread_mutex_unlock(&ra->lock);
+		pthread_mutex_unlock(&c->lock);
 		n = fetcher_fill(f, have, sl->len);
-		pthread_mutex_lock(&ra->lock);
+		pthread_mutex_lock(&c->lock);
 		if (sl->dropped) {
 			sl->dropped = false;
 			break;
@@ -240,37 +351,112 @@ static void fetch_slot(struct worker *w, struct slot *sl)
 		pthread_cond_broadcast(&ra->data);
 	}
 	f->cancel = NULL;
+	pthread_mutex_unlock(&c->lock);
+	fetcher_release(f);
+	pthread_mutex_lock(&c->lock);
+	ra->busy--;
 	pthread_cond_broadcast(&ra->data);
 }
 
-static void *worker_main(void *arg)
+bool readahead_work(struct ais_client *c, struct fetcher *f)
 {
-	struct worker *w = arg;
-	struct readahead *ra = w->ra;
-	struct slot *sl;
+	struct readahead **link, *ra;
+	struct slot *sl = NULL;
 
-	pthread_mutex_lock(&ra->lock);
-	while (!ra->stop) {
-		if (!(sl = next_queued(ra, w->index))) {
-			pthread_cond_wait(&ra->work, &ra->lock);
-			continue;
-		}
-		fetch_slot(w, sl);
-		choose_mode(ra);
+	for (link = &c->streams; (ra = *link); link = &ra->next)
+		if ((sl = next_queued(ra)))
+			break;
+	if (!sl)
+		return false;
+	/* Round robin: the stream served goes to the back of the line. */
+	if (ra->next) {
+		struct readahead **tail = link;
+
+		*link = ra->next;
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = ra;
+		ra->next = NULL;
 	}
-	pthread_mutex_unlock(&ra->lock);
-	return NULL;
+	fetch_slot(ra, sl, f);
+	return true;
 }
 
-/* ---- the caller's side ------------------------------------------------------- */
+/* ---- the caller's side -------------------------------------------------------------- */
+
+/* Fill sl, the part at pos, on the caller's thread until it has bytes at
+ * pos, it is whole, or the fetch fails.  Called and returns with the
+ * client's lock held. */
+static void caller_fill(struct readahead *ra, struct slot *sl, int64_t pos)
+{
+	struct ais_client *c = ra->client;
+	struct fetcher *f = &ra->caller;
+	int64_t size;
+	ssize_t n;
+
+	if (ra->caller_slot != sl) {
+		/* Parts are bounded, so a jump finds the connection free, but
+		 * with read-ahead off a read from the start to the end is one
+		 * request until the first jump, and a server that ignores
+		 * Range is read in one request, in order. */
+		bool bounded = (!have_identity(ra) ||
+		                atomic_load(&ra->obj->range_ok)) &&
+		               (ra->use_workers || ra->jumps > 0);
+
+		sl->state = SLOT_FETCHING;
+		sl->by_caller = true;
+		ra->caller_slot = sl;
+		pthread_mutex_unlock(&c->lock);
+		if (!fetcher_aim(f, sl->buf, sl->len, sl->off, bounded) &&
+		    f->next_reason != REQ_RESUME && f->next_reason != REQ_FIRST)
+			f->next_reason = sl->after_jump ? REQ_SEEK : REQ_PART;
+		pthread_mutex_lock(&c->lock);
+		sl->filled = f->len;
+		if (sl->filled > (size_t)(pos - sl->off))
+			return;
+	}
+	pthread_mutex_unlock(&c->lock);
+	n = fetcher_fill(f, (size_t)(pos - sl->off), sl->len);
+	pthread_mutex_lock(&c->lock);
+	if (n < 0) {
+		sl->state = SLOT_FAILED;
+		sl->err = errno;
+		snprintf(sl->errmsg, sizeof(sl->errmsg), "%s", f->errmsg);
+		sl->by_caller = false;
+		ra->caller_slot = NULL;
+		return;
+	}
+	sl->filled = (size_t)n;
+	size = atomic_load(&ra->obj->size);
+	if (n == (ssize_t)sl->len || (size >= 0 && sl->off + n >= size)) {
+		sl->len = (size_t)n;
+		sl->state = SLOT_DONE;
+		sl->by_caller = false;
+		ra->caller_slot = NULL;
+	}
+}
+
+void readahead_seek(struct readahead *ra, int64_t from, int64_t to)
+{
+	pthread_mutex_lock(&ra->client->lock);
+	/* A hop inside what is being read is part of the run. */
+	if (to < from || to - from > (int64_t)ra->read_through) {
+		ra->run_end = from;
+		learn_run(ra, to);
+	}
+	pthread_mutex_unlock(&ra->client->lock);
+}
 
 ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
                        int *err, char *msg, size_t msglen)
 {
+	struct ais_client *c = ra->client;
 	struct slot *sl;
 	ssize_t n = -1;
 
-	pthread_mutex_lock(&ra->lock);
+	pthread_mutex_lock(&c->lock);
+	if (pos > ra->run_end)
+		ra->run_end = pos;
 	for (;;) {
 		release_passed(ra, pos);
 		sl = slot_at(ra, pos);
@@ -290,7 +476,6 @@ ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
 			sl->state = SLOT_QUEUED;
 			sl->filled = 0;
 			sl->reported = false;
-			pthread_cond_broadcast(&ra->work);
 		}
 		if (!sl) {
 			int64_t size = atomic_load(&ra->obj->size);
@@ -300,100 +485,100 @@ ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
 				break;
 			}
 			/* A short hop past the queued parts reads through them,
-			 * as the open request would; anything else starts over. */
+			 * as an open request would; anything else starts over. */
 			if (pos < ra->next_off ||
-			    (uint64_t)(pos - ra->next_off) > ra->read_through ||
-			    free_slot(ra) == NULL)
+			    (uint64_t)(pos - ra->next_off) > ra->read_through)
 				restart_at(ra, pos);
 		}
 		queue_parts(ra, pos);
-		pthread_cond_wait(&ra->data, &ra->lock);
+		sl = slot_at(ra, pos);
+		if (sl && (sl->state == SLOT_QUEUED || sl->by_caller)) {
+			caller_fill(ra, sl, pos);
+			continue;
+		}
+		if (!sl && free_slot(ra)) {
+			/* A free slot and still no part at pos: no memory. */
+			*err = ENOMEM;
+			snprintf(msg, msglen, "out of memory for a read-ahead buffer");
+			break;
+		}
+		if (!sl && !worker_holds_slot(ra)) {
+			restart_at(ra, pos);
+			continue;
+		}
+		/* A worker has the part, or every slot waits for a worker to
+		 * let go of a part the caller jumped away from. */
+		pthread_cond_wait(&ra->data, &c->lock);
 	}
 	queue_parts(ra, pos);
-	pthread_mutex_unlock(&ra->lock);
+	pthread_mutex_unlock(&c->lock);
 	return n;
 }
 
-static void readahead_stop(struct readahead *ra)
-{
-	pthread_mutex_lock(&ra->lock);
-	ra->stop = true;
-	for (int i = 0; i < ra->nslots; i++)
-		if (ra->slots[i].state == SLOT_FETCHING)
-			drop_slot(&ra->slots[i]);
-	pthread_cond_broadcast(&ra->work);
-	pthread_mutex_unlock(&ra->lock);
-	for (int i = 0; i < ra->nworkers; i++)
-		if (ra->workers[i].started)
-			pthread_join(ra->workers[i].thread, NULL);
-}
+/* ---- life ------------------------------------------------------------------------------ */
 
 void readahead_free(struct readahead *ra)
 {
+	struct ais_client *c;
+
 	if (!ra)
 		return;
-	readahead_stop(ra);
-	for (int i = 0; i < ra->nworkers; i++)
-		if (ra->workers[i].fetcher.http)
-			fetcher_release(&ra->workers[i].fetcher);
+	c = ra->client;
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < ra->nslots; i++)
+		drop_slot(ra, &ra->slots[i]);
+	while (ra->busy > 0)
+		pthread_cond_wait(&ra->data, &c->lock);
+	for (struct readahead **link = &c->streams; *link; link = &(*link)->next) {
+		if (*link == ra) {
+			*link = ra->next;
+			c->nstreams--;
+			break;
+		}
+	}
+	c->memory_used -= ra->memory;
+	pthread_mutex_unlock(&c->lock);
+	fetcher_release(&ra->caller);
 	for (int i = 0; i < ra->nslots; i++)
 		free(ra->slots[i].buf);
 	free(ra->slots);
-	free(ra->workers);
-	pthread_cond_destroy(&ra->work);
 	pthread_cond_destroy(&ra->data);
-	pthread_mutex_destroy(&ra->lock);
 	free(ra);
 }
 
-static int start_workers(struct readahead *ra)
-{
-	for (int i = 0; i < ra->nworkers; i++) {
-		struct worker *w = &ra->workers[i];
-
-		w->ra = ra;
-		w->index = i;
-		if (fetcher_init(&w->fetcher, ra->obj) < 0)
-			return -1;
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
-			return -1;
-		w->started = true;
-	}
-	return 0;
-}
-
-struct readahead *readahead_new(struct object *obj)
+struct readahead *readahead_new(struct object *obj, struct ais_client *c)
 {
 	const struct ais_config *cfg = obj->cfg;
 	struct readahead *ra = calloc(1, sizeof(*ra));
 
 	if (!ra)
-		return NULL;
+		goto oom;
 	ra->obj = obj;
-	ra->part_size = cfg->part_size;
-	ra->window_max = cfg->readahead_bytes;
+	ra->client = c;
+	/* One connection is the caller's own: no worker then. */
+	ra->use_workers = cfg->readahead_bytes > 0 && cfg->connections > 1;
+	ra->part_size = ra->use_workers ? cfg->part_size : cfg->chunk_size;
+	ra->window_max = ra->use_workers ? cfg->readahead_bytes : cfg->chunk_size;
+	if (ra->window_max < ra->part_size)
+		ra->window_max = ra->part_size;
+	ra->nslots = ra->use_workers ?
+	             (int)(ra->window_max / ra->part_size) + MIN_SLOTS : 1;
+	ra->max_busy = cfg->connections;
 	ra->read_through = cfg->skip_read_through;
-	ra->window = FIRST_WINDOW < ra->window_max ? FIRST_WINDOW : ra->window_max;
-	ra->nslots = (int)(cfg->readahead_bytes / cfg->part_size);
-	if (ra->nslots < 2)
-		ra->nslots = 2;
-	ra->nworkers = cfg->connections;
-	ra->active_workers = 1;
-	pthread_mutex_init(&ra->lock, NULL);
-	pthread_cond_init(&ra->work, NULL);
+	ra->window = min_size(FIRST_PART, ra->window_max);
+	fetcher_init(&ra->caller, obj, c);
+	if (!(ra->slots = calloc((size_t)ra->nslots, sizeof(*ra->slots)))) {
+		free(ra);
+		goto oom;
+	}
 	pthread_cond_init(&ra->data, NULL);
-	ra->slots = calloc((size_t)ra->nslots, sizeof(*ra->slots));
-	ra->workers = calloc((size_t)ra->nworkers, sizeof(*ra->workers));
-	if (!ra->slots || !ra->workers)
-		goto fail;
-	for (int i = 0; i < ra->nslots; i++)
-		if (!(ra->slots[i].buf = malloc(ra->part_size)))
-			goto fail;
-	if (start_workers(ra) < 0)
-		goto fail;
+	pthread_mutex_lock(&c->lock);
+	ra->next = c->streams;
+	c->streams = ra;
+	c->nstreams++;
+	pthread_mutex_unlock(&c->lock);
 	return ra;
-fail:
-	readahead_free(ra);
+oom:
 	errno = ENOMEM;
 	return NULL;
 }

@@ -62,7 +62,8 @@ AIS_EXPORT FILE *ais_fdopen(ais_stream *s, const char *mode)
 	return f;
 }
 
-AIS_EXPORT FILE *ais_fopen(const char *url, const char *mode)
+/* Open on client c, or the default client when c is NULL. */
+static FILE *open_file(ais_client *c, const char *url, const char *mode)
 {
 	ais_stream *s;
 	FILE *f;
@@ -72,7 +73,7 @@ AIS_EXPORT FILE *ais_fopen(const char *url, const char *mode)
 		         "(objects are read-only)", mode ? mode : "(null)");
 		return NULL;
 	}
-	s = ais_open(url, NULL);
+	s = c ? ais_client_open(c, url, NULL) : ais_open(url, NULL);
 	if (!s)
 		return NULL;
 	f = ais_fdopen(s, mode);
@@ -83,4 +84,19 @@ AIS_EXPORT FILE *ais_fopen(const char *url, const char *mode)
 		errno = e;
 	}
 	return f;
+}
+
+AIS_EXPORT FILE *ais_fopen(const char *url, const char *mode)
+{
+	return open_file(NULL, url, mode);
+}
+
+AIS_EXPORT FILE *ais_client_fopen(ais_client *c, const char *url,
+                                  const char *mode)
+{
+	if (!c) {
+		ais_fail(NULL, EINVAL, "ais_client_fopen: client is NULL");
+		return NULL;
+	}
+	return open_file(c, url, mode);
 }

@@ -1,9 +1,9 @@
 /*
- * stream.c - the object stream the caller holds: its position, and where its
- * bytes come from.  With read-ahead off, one fetcher fills one chunk on the
- * caller's thread; with it on, readahead.c fills slots on worker threads.
- * Either way the caller gets pointers into the filled buffers, and errors
- * reach it here, with errno and a message, on its own thread.
+ * stream.c - the object stream the caller holds: its position, its client,
+ * and the buffers its bytes come from (readahead.c, filled on the caller's
+ * thread or by the client's workers).  The caller gets pointers into the
+ * filled buffers, and errors reach it here, with errno and a message, on
+ * its own thread.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,26 +13,12 @@
 
 #include "internal.h"
 
-/* With read-ahead off, the first fill after a jump hands out this much as
- * soon as it has it; each sequential fill doubles it up to the chunk size.
- * A skip over a large tar member thus costs about this much, not a chunk. */
-#define FIRST_FILL (64 * 1024)
-
 struct ais_stream {
 	struct ais_config cfg;
 	char *url;
 	struct object obj;
 	int64_t pos; /* the caller's read position */
-
-	/* Read-ahead off: one fetcher on the caller's thread filling the chunk,
-	 * bytes [chunk_off, chunk_off + chunk_len) of the object. */
-	struct fetcher direct;
-	char *chunk;
-	size_t chunk_len;
-	int64_t chunk_off;
-	size_t fill_target;
-
-	/* Read-ahead on. */
+	struct ais_client *client;
 	struct readahead *ra;
 
 	uint64_t bytes_delivered;
@@ -45,48 +31,7 @@ char *ais_stream_errbuf(struct ais_stream *s)
 	return s->errmsg;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void init_curl(void)
-{
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* ---- bytes at pos ----------------------------------------------------------- */
-
-static size_t chunk_available(const ais_stream *s)
-{
-	if (s->pos < s->chunk_off || s->pos >= s->chunk_off + (int64_t)s->chunk_len)
-		return 0;
-	return (size_t)(s->chunk_off + (int64_t)s->chunk_len - s->pos);
-}
-
-/* Read-ahead off: refill the chunk from pos on the caller's thread. */
-static ssize_t direct_peek(ais_stream *s, const char **p)
-{
-	struct fetcher *f = &s->direct;
-	ssize_t n;
-
-	if (!chunk_available(s)) {
-		int64_t size = atomic_load(&s->obj.size);
-
-		if (size >= 0 && s->pos >= size)
-			return 0;
-		if (!fetcher_aim(f, s->chunk, s->cfg.chunk_size, s->pos, false))
-			s->fill_target = FIRST_FILL;
-		s->chunk_off = s->pos;
-		n = fetcher_fill(f, 0, s->fill_target);
-		s->chunk_len = f->len;
-		if (n < 0)
-			return ais_fail(s, errno, "%s", f->errmsg);
-		if (s->fill_target < s->cfg.chunk_size)
-			s->fill_target = s->fill_target * 2 < s->cfg.chunk_size ?
-			                 s->fill_target * 2 : s->cfg.chunk_size;
-	}
-	*p = s->chunk + (s->pos - s->chunk_off);
-	return (ssize_t)chunk_available(s);
-}
 
 /* Bytes at pos, from wherever they come: count, 0 at the end, -1 (errno and
  * message set) on failure.  *p is valid until the next call. */
@@ -98,8 +43,6 @@ static ssize_t stream_peek(ais_stream *s, const char **p)
 
 	if (atomic_load(&s->obj.sticky_errno))
 		return ais_fail(s, ESTALE, "%s", s->obj.sticky_msg);
-	if (!s->ra)
-		return direct_peek(s, p);
 	n = readahead_peek(s->ra, s->pos, p, &err, msg, sizeof(msg));
 	if (n < 0)
 		return ais_fail(s, err, "%s", msg);
@@ -108,22 +51,21 @@ static ssize_t stream_peek(ais_stream *s, const char **p)
 
 /* ---- opening ------------------------------------------------------------------ */
 
-static ais_stream *stream_new(const char *url, const struct ais_options *opts)
+/* A stream of client c, which holds c from now on (even on failure:
+ * ais_close releases it). */
+static ais_stream *stream_new(struct ais_client *c, const char *url,
+                              const struct ais_options *opts)
 {
 	char err[AIS_ERRMSG_MAX];
 	ais_stream *s;
 
-	pthread_once(&curl_once, init_curl);
-	if (curl_init_result != CURLE_OK) {
-		ais_fail(NULL, EIO, "libcurl failed to initialise: %s",
-		         curl_easy_strerror(curl_init_result));
-		return NULL;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		client_release(c);
 		ais_fail(NULL, ENOMEM, "out of memory");
 		return NULL;
 	}
+	s->client = c;
 	pthread_mutex_init(&s->obj.lock, NULL);
 	atomic_init(&s->obj.size, -1);
 	if (config_resolve(&s->cfg, opts, err, sizeof(err)) < 0) {
@@ -143,12 +85,7 @@ static ais_stream *stream_new(const char *url, const struct ais_options *opts)
 	}
 	s->obj.cfg = &s->cfg;
 	s->obj.url = s->url;
-	s->fill_target = FIRST_FILL;
-	if (s->cfg.readahead_bytes)
-		s->ra = readahead_new(&s->obj);
-	else if (fetcher_init(&s->direct, &s->obj) == 0)
-		s->chunk = malloc(s->cfg.chunk_size);
-	if (s->cfg.readahead_bytes ? !s->ra : !s->chunk) {
+	if (!(s->ra = readahead_new(&s->obj, c))) {
 		ais_close(s);
 		ais_fail(NULL, ENOMEM, "out of memory");
 		return NULL;
@@ -156,9 +93,12 @@ static ais_stream *stream_new(const char *url, const struct ais_options *opts)
 	return s;
 }
 
-AIS_EXPORT ais_stream *ais_open(const char *url, const struct ais_options *opts)
+/* Open url on c (held by the caller, handed to the stream) and wait for
+ * the first answer. */
+static ais_stream *stream_open(struct ais_client *c, const char *url,
+                               const struct ais_options *opts)
 {
-	ais_stream *s = stream_new(url, opts);
+	ais_stream *s = stream_new(c, url, opts);
 	const char *p;
 
 	if (!s)
@@ -174,6 +114,26 @@ AIS_EXPORT ais_stream *ais_open(const char *url, const struct ais_options *opts)
 		return NULL;
 	}
 	return s;
+}
+
+AIS_EXPORT ais_stream *ais_open(const char *url, const struct ais_options *opts)
+{
+	struct ais_client *c;
+
+	if (ais_curl_init() < 0 || !(c = client_default()))
+		return NULL;
+	return stream_open(c, url, opts);
+}
+
+AIS_EXPORT ais_stream *ais_client_open(ais_client *c, const char *url,
+                                       const struct ais_options *opts)
+{
+	if (!c) {
+		ais_fail(NULL, EINVAL, "ais_client_open: client is NULL");
+		return NULL;
+	}
+	client_hold(c);
+	return stream_open(c, url, opts);
 }
 
 AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf)
@@ -241,6 +201,8 @@ AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence)
 	if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0)
 		return ais_fail(s, EINVAL, "ais_seek: position %lld%+lld is out of "
 		                "range", (long long)base, (long long)offset);
+	if (base + offset != s->pos)
+		readahead_seek(s->ra, s->pos, base + offset);
 	s->pos = base + offset;
 	return s->pos;
 }
@@ -275,6 +237,8 @@ AIS_EXPORT int ais_stats(const ais_stream *s, struct ais_stats *out)
 	out->bytes_discarded = atomic_load(&st->bytes_discarded);
 	out->bytes_delivered = s->bytes_delivered;
 	out->bytes_copied = s->bytes_copied;
+	out->connections = atomic_load(&st->connections);
+	out->redirects = atomic_load(&st->redirects);
 	return 0;
 }
 
@@ -288,12 +252,11 @@ AIS_EXPORT int ais_close(ais_stream *s)
 	if (!s)
 		return 0;
 	readahead_free(s->ra);
-	if (s->direct.http)
-		fetcher_release(&s->direct);
-	free(s->chunk);
+	free(s->obj.target);
 	free(s->url);
 	config_release(&s->cfg);
 	pthread_mutex_destroy(&s->obj.lock);
+	client_release(s->client);
 	free(s);
 	return 0;
 }

@@ -157,6 +157,7 @@ static int proxy_serial;
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void cluster_stop(void);
 static void tls_stop(void);
+static void chain_stop(void);
 
 /* Print "harness: ..." on stderr and return -1, so error paths are one line. */
 static int fail(const char *fmt, ...)
@@ -705,6 +706,39 @@ static int install_object(const char *name, object_writer generate, uint64_t see
 	return rc;
 }
 
+/* Seeds of the small objects start here, clear of object_specs' seeds. */
+#define SMALL_OBJECT_SEED 1000
+#define SMALL_OBJECT_MIN_SIZE KIB
+
+/* The first sizes pin the ends of the range and the edges of a 64 KiB
+ * buffer (the smallest chunk a stream uses). */
+static const uint64_t small_forced_sizes[] = {
+	SMALL_OBJECT_MIN_SIZE, SMALL_OBJECT_MAX_SIZE, 64 * KIB, 64 * KIB + 1,
+};
+
+void small_object_name(char *out, size_t n, int i)
+{
+	snprintf(out, n, "small-%02d.bin", i);
+}
+
+static int generate_small_objects(void)
+{
+	struct prng rng = { SMALL_OBJECT_SEED };
+
+	for (int i = 0; i < SMALL_OBJECTS; i++) {
+		uint64_t size = (size_t)i < COUNT_OF(small_forced_sizes)
+			? small_forced_sizes[i]
+			: prng_between(&rng, SMALL_OBJECT_MIN_SIZE, SMALL_OBJECT_MAX_SIZE);
+		char name[32];
+
+		small_object_name(name, sizeof(name), i);
+		if (install_object(name, write_random, SMALL_OBJECT_SEED + 1 + (uint64_t)i,
+				   size, ORIGINAL_MTIME) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int generate_objects(void)
 {
 	for (size_t i = 0; i < COUNT_OF(object_specs); i++) {
@@ -714,7 +748,7 @@ static int generate_objects(void)
 				   ORIGINAL_MTIME) < 0)
 			return -1;
 	}
-	return 0;
+	return generate_small_objects();
 }
 
 /* ---- processes ---------------------------------------------------------- */
@@ -1361,6 +1395,7 @@ void harness_stop(void)
 {
 	if (!harness.running || getpid() != harness.owner)
 		return;
+	chain_stop();
 	tls_stop();
 	cluster_stop();
 	nginx_stop(&harness.server);
@@ -1639,7 +1674,7 @@ static int write_gateway_http(FILE *f, const struct nginx *n)
 
 	fprintf(f,
 		"\tsplit_clients \"$request_id\" $aisfile_any_target { 33.3%% %d; 33.3%% %d; * %d; }\n"
-		"\tmap $http_range $aisfile_target { \"\" %d; \"bytes=0-\" %d; default $aisfile_any_target; }\n"
+		"\tmap $http_range $aisfile_target { \"\" %d; \"~^bytes=0-\" %d; default $aisfile_any_target; }\n"
 		"\tserver {\n"
 		"\t\tlisten 127.0.0.1:%d;\n"
 		"\t\tserver_name localhost;\n"
@@ -1994,4 +2029,137 @@ const char *tls_file(const char *name)
 			return tls.files[i];
 	fail("no TLS file %s (is tls_start() done?)", name ? name : "(null)");
 	return NULL;
+}
+
+/* ---- redirect chain across two loopback addresses ----------------------- */
+
+#define CHAIN_SERVERS 3
+#define SECOND_LOOPBACK "127.0.0.2"
+
+_Static_assert(CHAIN_HOP2 + 1 == CHAIN_SERVERS, "one port per enum chain_server");
+_Static_assert(CHAIN_SERVERS <= NGINX_MAX_PORTS, "the chain nginx listens on them all");
+
+static const char *const chain_names[CHAIN_SERVERS] = { "gateway", "hop1", "hop2" };
+static const char *const chain_addresses[CHAIN_SERVERS] = {
+	"127.0.0.1", SECOND_LOOPBACK, "127.0.0.1",
+};
+
+static struct {
+	bool running;
+	struct nginx server; /* ports[which] serves enum chain_server which */
+	char logs[CHAIN_SERVERS][PATH_MAX];
+} chain;
+
+/* Whether this host lets us listen on 127.0.0.2 (Linux routes all of
+ * 127.0.0.0/8 to lo; other systems and some sandboxes do not). */
+static bool second_loopback_usable(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool usable;
+
+	if (fd < 0)
+		return false;
+	inet_pton(AF_INET, SECOND_LOOPBACK, &addr.sin_addr);
+	usable = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	if (!usable)
+		fail("cannot bind %s (%s): the redirect-chain tests will be skipped",
+		     SECOND_LOOPBACK, strerror(errno));
+	close(fd);
+	return usable;
+}
+
+/* The head of one chain server: where it listens, and its log. */
+static void write_chain_server_head(FILE *f, const struct nginx *n, enum chain_server which)
+{
+	fprintf(f,
+		"\tserver {\n"
+		"\t\tlisten %s:%d;\n",
+		chain_addresses[which], n->ports[which]);
+	if (which == CHAIN_HOP1)
+		fprintf(f, "\t\tlisten 127.0.0.1:%d;\n", n->ports[which]);
+	fprintf(f,
+		"\t\tserver_name localhost;\n"
+		"\t\taccess_log %s aisfile_chain if=$aisfile_loggable;\n"
+		"\t\tlocation / { root %s; }\n",
+		chain.logs[which], harness.objdir);
+}
+
+/* rewrite ... permanent answers 301 and keeps the query. */
+static int write_chain_http(FILE *f, const struct nginx *n)
+{
+	const int *port = n->ports;
+
+	fprintf(f, "\tlog_format aisfile_chain '$request|$http_authorization|$http_cookie|$status';\n");
+	write_chain_server_head(f, n, CHAIN_GATEWAY);
+	fprintf(f,
+		"\t\tlocation /chain/ { rewrite ^/chain/(.*)$ http://%s:%d/obj/$1 permanent; }\n"
+		"\t\tlocation /chain2/ { rewrite ^/chain2/(.*)$ http://%s:%d/chain2/$1 permanent; }\n"
+		"\t}\n",
+		SECOND_LOOPBACK, port[CHAIN_HOP1], SECOND_LOOPBACK, port[CHAIN_HOP1]);
+	write_chain_server_head(f, n, CHAIN_HOP1);
+	fprintf(f,
+		"\t\tlocation /obj/ { alias %s/; }\n"
+		"\t\tlocation /chain2/ { rewrite ^/chain2/(.*)$ http://127.0.0.1:%d/$1 permanent; }\n"
+		"\t}\n",
+		harness.objdir, port[CHAIN_HOP2]);
+	write_chain_server_head(f, n, CHAIN_HOP2);
+	fprintf(f, "\t}\n");
+	return 0;
+}
+
+static void chain_stop(void)
+{
+	nginx_stop(&chain.server);
+	memset(&chain, 0, sizeof(chain));
+}
+
+int chain_start(void)
+{
+	if (chain.running)
+		return 0;
+	if (harness_start() < 0)
+		return -1;
+	if (!second_loopback_usable())
+		return CHAIN_NO_SECOND_ADDRESS;
+	if (nginx_init(&chain.server, "chain", CHAIN_SERVERS, 200) < 0)
+		return -1;
+	for (int which = 0; which < CHAIN_SERVERS; which++) {
+		char suffix[32];
+
+		snprintf(suffix, sizeof(suffix), "-%s.log", chain_names[which]);
+		if (nginx_file(chain.logs[which], &chain.server, suffix) < 0) {
+			chain_stop();
+			return fail("temp dir path too long: %s", harness.dir);
+		}
+	}
+	if (nginx_start(&chain.server, write_chain_http) < 0) {
+		chain_stop();
+		return -1;
+	}
+	chain.running = true;
+	return 0;
+}
+
+void chain_url(char *out, size_t n, enum chain_server which, const char *path)
+{
+	char origin[32];
+
+	if ((unsigned)which >= CHAIN_SERVERS || !chain.running) {
+		fail("no chain server %d (is chain_start() done?)", (int)which);
+		if (n > 0)
+			out[0] = '\0';
+		return;
+	}
+	snprintf(origin, sizeof(origin), "http://%s", chain_addresses[which]);
+	format_url(out, n, origin, chain.server.ports[which], path);
+}
+
+char *chain_log(enum chain_server which)
+{
+	if ((unsigned)which >= CHAIN_SERVERS || !chain.running) {
+		fail("no chain server %d (is chain_start() done?)", (int)which);
+		return NULL;
+	}
+	return read_log(chain.logs[which]);
 }

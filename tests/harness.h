@@ -5,18 +5,20 @@
  * serves them with a real nginx on a free 127.0.0.1 port; proxy_start() puts
  * the fault-injection proxy (tests/faultproxy) in front of that nginx.  On
  * demand, cluster_start() adds an AIStore-shaped cluster (a gateway that
- * redirects to three storage targets, each a real nginx) and tls_start() https
- * servers with their own CA.  The tests then talk HTTP to real sockets, as a
+ * redirects to three storage targets, each a real nginx), tls_start() https
+ * servers with their own CA, and chain_start() a chain of redirects across
+ * two loopback addresses.  The tests then talk HTTP to real sockets, as a
  * user's program would.
  *
  * Every object is generated deterministically from a fixed seed, so a test
  * compares what the library returned with harness_object() byte for byte.
  *
- * Threads: harness_object(), the *_url() functions, proxy_log(),
- * proxy_connections(), tls_file() and every cluster_* function except
- * cluster_start() may be called from any thread (the cluster ones once
- * cluster_start() has returned 0); a test may restart targets from a helper
- * thread while its main thread is blocked reading from one.  Everything else,
+ * Threads: harness_object(), small_object_name(), the *_url() functions,
+ * proxy_log(), proxy_connections(), tls_file(), chain_log() and every
+ * cluster_* function except cluster_start() may be called from any thread
+ * (the cluster and chain ones once their start has returned 0); a test may
+ * restart targets from a helper thread while its main thread is blocked
+ * reading from one.  Everything else,
  * and harness_stop() in particular, only from the thread that runs the suites
  * and only while no other thread is inside the harness.
  *
@@ -46,6 +48,15 @@
 #define OBJ_LARGETAR "large.tar"    /* tar of 4 members of 32 MiB each, random content */
 #define OBJ_ZIP      "members.zip"  /* zip: 3 small deflated text files and 2 stored 8 MiB random members */
 #define OBJ_MUTABLE  "mutable.bin"  /* 16 MiB random; tests replace it with harness_replace() */
+
+/* SMALL_OBJECTS objects of pseudo-random bytes, each of 1 KiB to
+ * SMALL_OBJECT_MAX_SIZE, for tests that open many objects one after another:
+ * the first four are exactly 1 KiB, 100 KiB, 64 KiB and 64 KiB + 1, the others
+ * random sizes in between.  small_object_name() gives object i's name
+ * ("small-07.bin"); any thread may call it. */
+#define SMALL_OBJECTS 64
+#define SMALL_OBJECT_MAX_SIZE (100 * 1024)
+void small_object_name(char *out, size_t n, int i);
 
 /*
  * Once per test binary: create the temp dir (under $TMPDIR or /tmp), generate
@@ -185,5 +196,39 @@ void tls_url_localhost(char *out, size_t n, enum tls_server which, const char *p
  * harness_stop(); NULL (and a message) for another name or before
  * tls_start(). */
 const char *tls_file(const char *name);
+
+
+/*
+ * A redirect chain across two loopback addresses, for where credentials may
+ * travel: a host, the host it redirects to, and one more hop.  One nginx
+ * serves three servers (no server checks credentials):
+ *
+ *  - CHAIN_GATEWAY, http://127.0.0.1:P1: GET /chain/PATH answers 301 to
+ *    http://127.0.0.2:P2/obj/PATH, GET /chain2/PATH 301 to
+ *    http://127.0.0.2:P2/chain2/PATH; the objects at /;
+ *  - CHAIN_HOP1, http://127.0.0.2:P2 (another host): the objects at /obj/
+ *    and at /; GET /chain2/PATH answers 301 to http://127.0.0.1:P3/PATH;
+ *  - CHAIN_HOP2, http://127.0.0.1:P3 (the gateway's address, another port,
+ *    two hops from it): the objects at /.
+ *
+ * Every redirect keeps the query.  HOP1 also listens on 127.0.0.1:P2, only
+ * so that the readiness probe reaches it; tests use its 127.0.0.2 URL.  Each
+ * server appends "$request|$http_authorization|$http_cookie|$status" per
+ * request to its own log (probes left out, "-" for a missing field; written
+ * just after the response, as the cluster's).
+ */
+enum chain_server { CHAIN_GATEWAY, CHAIN_HOP1, CHAIN_HOP2 };
+/* chain_start() when this host cannot bind 127.0.0.2: nothing started; the
+ * tests that need the chain should say they were skipped. */
+#define CHAIN_NO_SECOND_ADDRESS 1
+/* Start the chain (and harness_start() if needed).  Calling it again while
+ * running returns 0.  0, CHAIN_NO_SECOND_ADDRESS, or -1 after printing why on
+ * stderr.  harness_stop() stops it. */
+int chain_start(void);
+/* out = "http://ADDRESS:PORT" + path of server which; "" before chain_start(). */
+void chain_url(char *out, size_t n, enum chain_server which, const char *path);
+/* malloc'd NUL-terminated content of server which's log ("" if it has none
+ * yet), caller frees.  NULL on error.  Any thread. */
+char *chain_log(enum chain_server which);
 
 #endif

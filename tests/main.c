@@ -3,9 +3,11 @@
  * a free loopback port, and stops it at the end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 
@@ -29,9 +31,9 @@ int add_suite_with_init(const char *name, int (*init)(void),
 	return 0;
 }
 
-static char *next_url_slot(void)
+char *url_slot(void)
 {
-	static char slots[8][512];
+	static char slots[8][URL_SLOT_SIZE];
 	static unsigned next;
 
 	return slots[next++ % 8];
@@ -39,17 +41,17 @@ static char *next_url_slot(void)
 
 const char *url_of(const char *path)
 {
-	char *out = next_url_slot();
+	char *out = url_slot();
 
-	harness_url(out, 512, path);
+	harness_url(out, URL_SLOT_SIZE, path);
 	return out;
 }
 
 const char *proxied(const struct proxy *p, const char *path)
 {
-	char *out = next_url_slot();
+	char *out = url_slot();
 
-	proxy_url(p, out, 512, path);
+	proxy_url(p, out, URL_SLOT_SIZE, path);
 	return out;
 }
 
@@ -63,6 +65,8 @@ struct ais_options fast_options(void)
 	o.backoff_max_ms = 100;
 	o.max_retries = 5;
 	o.retry_time_ms = 20000;
+	/* One connection: a proxy's per-connection schedule applies in order. */
+	o.connections = 1;
 	return o;
 }
 
@@ -124,6 +128,41 @@ void assert_object_equal(const char *name, const unsigned char *got,
 	assert_object(name, got, len, 1);
 }
 
+int object_matches(const char *name, uint64_t offset, const void *got,
+                   size_t len)
+{
+	char path[1024];
+	unsigned char *want = malloc(len ? len : 1);
+	int fd, same = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", harness_objdir(), name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (want && fd >= 0 &&
+	    pread(fd, want, len, (off_t)offset) == (ssize_t)len)
+		same = memcmp(want, got, len) == 0;
+	if (fd >= 0)
+		close(fd);
+	free(want);
+	return same;
+}
+
+int stream_matches_object(ais_stream *s, const char *name, int64_t stop)
+{
+	uint64_t at = (uint64_t)ais_tell(s);
+	const void *p;
+	ssize_t n = 1;
+
+	while ((stop < 0 || (int64_t)at < stop) && (n = ais_next(s, &p)) > 0) {
+		if (!object_matches(name, at, p, (size_t)n))
+			return 0;
+		at += (uint64_t)n;
+	}
+	if (n < 0)
+		fprintf(stderr, "\n  read failed at %llu: %s\n",
+		        (unsigned long long)at, ais_errmsg(s));
+	return n >= 0 && (stop >= 0 || (int64_t)at == ais_size(s));
+}
+
 int main(void)
 {
 	unsigned failures;
@@ -136,7 +175,8 @@ int main(void)
 	    register_fault_suite() || register_seek_suite() ||
 	    register_stdio_suite() || register_archive_suite() ||
 	    register_cluster_suite() || register_tls_suite() ||
-	    register_tools_suite() || register_readahead_suite()) {
+	    register_tools_suite() || register_readahead_suite() ||
+	    register_client_suite() || register_redirect_suite()) {
 		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		harness_stop();

@@ -6,6 +6,7 @@
 #define AISFILE_TESTS_SUITES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <CUnit/CUnit.h>
 
@@ -23,6 +24,8 @@ int register_cluster_suite(void);
 int register_tls_suite(void);
 int register_tools_suite(void);
 int register_readahead_suite(void);
+int register_client_suite(void);
+int register_redirect_suite(void);
 
 /* Register a suite from a NULL-terminated table; returns 0 or -1. */
 struct test_case {
@@ -35,6 +38,10 @@ int add_suite(const char *name, const struct test_case *tests);
 int add_suite_with_init(const char *name, int (*init)(void),
                         const struct test_case *tests);
 
+/* The next of 8 static rotating buffers of URL_SLOT_SIZE bytes, for helpers
+ * that return a URL; the suites' thread only. */
+#define URL_SLOT_SIZE 512
+char *url_slot(void);
 /* URL of path on the test nginx, in a static rotating buffer (8 slots). */
 const char *url_of(const char *path);
 /* URL of path through proxy p, same buffers. */
@@ -53,5 +60,13 @@ void assert_object_prefix(const char *name, const unsigned char *got,
 /* Assert that got is exactly object name. */
 void assert_object_equal(const char *name, const unsigned char *got,
                          size_t len);
+/* Whether got[0..len) equals bytes [offset, offset + len) of object name,
+ * read from disk, so a caller need not hold a 256 MiB object in memory. */
+int object_matches(const char *name, uint64_t offset, const void *got,
+                   size_t len);
+/* 1 if s yields the bytes of object name, checked piece by piece with
+ * ais_next, from its position up to stop, or to the end and no further when
+ * stop is -1; 0 on a mismatch or a failure (whose message it prints). */
+int stream_matches_object(ais_stream *s, const char *name, int64_t stop);
 
 #endif

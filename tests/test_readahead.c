@@ -74,7 +74,7 @@ static void test_one_connection_when_asked(void)
 
 static void test_short_skip_into_readahead_is_not_refetched(void)
 {
-	struct ais_options o = parallel_options(1);
+	struct ais_options o = parallel_options(4);
 	size_t want_len;
 	unsigned char *want = harness_object(OBJ_BIG, &want_len);
 	unsigned char buf[4096];
@@ -93,8 +93,10 @@ static void test_short_skip_into_readahead_is_not_refetched(void)
 	CU_ASSERT_EQUAL(memcmp(buf, want + ais_tell(s) - (int64_t)sizeof(buf),
 	                       sizeof(buf)), 0);
 	ais_stats(s, &after);
-	CU_ASSERT_EQUAL(after.requests, before.requests);
+	/* Workers may start parts further ahead meanwhile, but no request
+	 * was sent for the hop itself. */
 	CU_ASSERT_EQUAL(after.seeks, 0);
+	CU_ASSERT_EQUAL(after.bytes_discarded, before.bytes_discarded);
 	free(want);
 	ais_close(s);
 }
