@@ -184,8 +184,6 @@ static int on_reply(void *ctx, const struct http_reply *r)
 	struct fetcher *f = ctx;
 	int64_t start = 0, total = r->content_length;
 
-	if (cancelled(f))
-		return refuse(f, ECANCELED, "cancelled");
 	if (r->status == 206) {
 		/* Seen when a connection breaks inside the headers: retry. */
 		if (r->range_start < 0)
@@ -222,8 +220,10 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 	int64_t want = f->off + (int64_t)f->len;
 	size_t drop = 0, keep;
 
+	/* Hold the bytes: the window is no longer ours, but the rest of a
+	 * bounded request may still be read to keep its connection. */
 	if (cancelled(f))
-		return HTTP_BODY_ABORT;
+		return HTTP_BODY_PAUSE;
 	if (f->req_next < want)
 		drop = (uint64_t)(want - f->req_next) < n ?
 		       (size_t)(want - f->req_next) : n;
@@ -576,6 +576,7 @@ static void finish_request(struct fetcher *f)
 	if (!f->http || !http_active(f->http))
 		return;
 	if (f->req_end >= 0 && !f->refused_errno && !cancelled(f) &&
+	    f->req_next <= f->req_end &&
 	    (uint64_t)(f->req_end - f->req_next) <= f->obj->cfg->skip_read_through) {
 		f->buf = NULL;
 		f->cap = f->len = f->limit = 0;

@@ -31,6 +31,8 @@
 #include "internal.h"
 
 #define FIRST_WINDOW (64 * 1024)
+/* A window learned from runs is rounded up to this. */
+#define WINDOW_GRAIN (16 * 1024)
 /* The first part: what a small object arrives in, in one request. */
 #define FIRST_PART (256 * 1024)
 /* What a stream may hold when the client's budget is spent. */
@@ -73,7 +75,7 @@ struct readahead {
 	int64_t next_off;          /* where the next part to queue starts */
 	bool use_workers;          /* read-ahead on */
 	bool jumped;               /* the next part queued starts after a jump */
-	int64_t jumps;
+	int64_t jumps;             /* restarts and long seeks */
 	int busy;                  /* workers fetching for this stream */
 	int max_busy;
 	/* The access pattern: where the current run of reading began, how far
@@ -174,11 +176,16 @@ static bool workers_allowed(struct readahead *ra)
 }
 
 /* Queue parts from next_off while slots, memory and the window allow; the
- * part at pos always gets a slot.  Until the first reply, only that part. */
+ * part at pos always gets a slot.  Until the first reply, only that part.
+ * Parts ahead of pos wait until the caller has read further since its last
+ * jump than its runs have been long: a run like the last ones is served by
+ * the part at pos alone. */
 static void queue_parts(struct readahead *ra, int64_t pos)
 {
 	int64_t size = atomic_load(&ra->obj->size);
-	bool known = have_identity(ra), ahead = workers_allowed(ra);
+	bool known = have_identity(ra);
+	bool ahead = workers_allowed(ra) &&
+	             pos - ra->run_start >= (int64_t)ra->run_len;
 	struct slot *sl;
 
 	while ((size < 0 || ra->next_off < size) &&
@@ -229,6 +236,20 @@ static void drop_slot(struct readahead *ra, struct slot *sl)
 	sl->state = SLOT_FREE;
 }
 
+/* The window after the caller read a part: from the start of the object
+ * it doubles with every part; after a jump it grows to what the caller has
+ * read since, so a run that ends after n bytes has fetched at most about n
+ * too many, and usually much less. */
+static void widen(struct readahead *ra, int64_t pos)
+{
+	size_t read_since = (size_t)(pos - ra->run_start);
+
+	if (!ra->jumps)
+		ra->window = min_size(ra->window * 2, ra->window_max);
+	else if (read_since > ra->window)
+		ra->window = min_size(read_since, ra->window_max);
+}
+
 /* Free the parts the caller has moved past; each one finished in order
  * widens the window, and one still unfinished is of no use any more. */
 static void release_passed(struct readahead *ra, int64_t pos)
@@ -241,7 +262,7 @@ static void release_passed(struct readahead *ra, int64_t pos)
 		if (sl->state == SLOT_DONE) {
 			sl->state = SLOT_FREE;
 			if (sl->off >= ra->skip_to) /* read, not jumped over */
-				ra->window = min_size(ra->window * 2, ra->window_max);
+				widen(ra, pos);
 		} else {
 			drop_slot(ra, sl);
 		}
@@ -268,13 +289,16 @@ static void learn_run(struct readahead *ra, int64_t to)
 	             (size_t)(ra->run_end - ra->run_start) : 0;
 	size_t window;
 
-	/* Longer runs count at once, shorter ones wear the estimate down. */
-	ra->run_len = run > ra->run_len ? run : (ra->run_len + run) / 2;
+	/* A shorter run counts at once, a longer one half: a window too long
+	 * is fetched and wasted, one too short grows as the caller reads on. */
+	ra->run_len = run < ra->run_len || !ra->run_len ? run :
+	              (ra->run_len + run) / 2;
 	window = ra->run_len + ra->run_len / 4;
-	window = (window + FIRST_WINDOW - 1) / FIRST_WINDOW * FIRST_WINDOW;
+	window = (window + WINDOW_GRAIN - 1) / WINDOW_GRAIN * WINDOW_GRAIN;
 	ra->window = window < FIRST_WINDOW ? FIRST_WINDOW :
 	             min_size(window, ra->window_max);
 	ra->run_start = ra->run_end = ra->skip_to = to;
+	ra->jumps++;
 }
 
 /* The caller is where no slot reaches: start over from pos. */
@@ -286,7 +310,6 @@ static void restart_at(struct readahead *ra, int64_t pos)
 		learn_run(ra, pos);
 	ra->next_off = pos;
 	ra->jumped = true;
-	ra->jumps++;
 }
 
 /* ---- the client's workers ------------------------------------------------------ */
