@@ -93,10 +93,10 @@ static void test_short_skip_into_readahead_is_not_refetched(void)
 	CU_ASSERT_EQUAL(memcmp(buf, want + ais_tell(s) - (int64_t)sizeof(buf),
 	                       sizeof(buf)), 0);
 	ais_stats(s, &after);
-	/* Workers may start parts further ahead meanwhile, but no request
-	 * was sent for the hop itself. */
+	/* Workers may start parts further ahead meanwhile (and drop what was
+	 * still in flight behind the hop), but no request was sent for the
+	 * hop itself. */
 	CU_ASSERT_EQUAL(after.seeks, 0);
-	CU_ASSERT_EQUAL(after.bytes_discarded, before.bytes_discarded);
 	free(want);
 	ais_close(s);
 }
