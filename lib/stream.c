@@ -18,6 +18,10 @@ struct ais_stream {
 	char *url;
 	struct object obj;
 	int64_t pos; /* the caller's read position */
+	/* Where the last ais_next started: of the bytes it handed out, the
+	 * caller may have used few before it seeks (libarchive reads a header
+	 * and skips), so the run read before a seek ends there. */
+	int64_t next_from;
 	struct ais_client *client;
 	struct readahead *ra;
 
@@ -148,6 +152,7 @@ AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf)
 	if (n <= 0)
 		return n;
 	*buf = p;
+	s->next_from = s->pos;
 	s->pos += n;
 	s->bytes_delivered += (uint64_t)n;
 	return n;
@@ -176,6 +181,7 @@ AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len)
 	}
 	s->bytes_delivered += done;
 	s->bytes_copied += done;
+	s->next_from = s->pos; /* copied: every byte was used */
 	return (ssize_t)done;
 }
 
@@ -202,8 +208,8 @@ AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence)
 		return ais_fail(s, EINVAL, "ais_seek: position %lld%+lld is out of "
 		                "range", (long long)base, (long long)offset);
 	if (base + offset != s->pos)
-		readahead_seek(s->ra, s->pos, base + offset);
-	s->pos = base + offset;
+		readahead_seek(s->ra, s->next_from, base + offset);
+	s->pos = s->next_from = base + offset;
 	return s->pos;
 }
 
