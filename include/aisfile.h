@@ -184,8 +184,11 @@ AIS_EXPORT ais_stream *ais_open(const char *url, const struct ais_options *opts)
  */
 AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf);
 
-/* Copying read of up to len bytes into buf.  Returns the count (short only at
- * the end of the object), 0 at the end, -1 with errno on failure. */
+/* Copying read of up to len bytes into buf.  Returns the count, 0 at the
+ * end, -1 with errno on failure.  The count is short at the end of the
+ * object, or when a failure came after some bytes were copied: the next
+ * ais_read or ais_next then returns -1 with that failure's errno and
+ * message (as read(2) does); ais_seek clears it. */
 AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len);
 
 /*

@@ -92,16 +92,42 @@ static int refuse(struct fetcher *f, int err, const char *fmt, ...)
 
 /* ---- identity --------------------------------------------------------------- */
 
-/* A validator present in both replies must be equal. */
+/* A validator the first reply had must come back unchanged: one that is
+ * gone hides a change as well as one that differs. */
 static int compare_validator(struct fetcher *f, const char *name,
                              const char *was, const char *now)
 {
 	char fmt[64];
 
-	if (!*was || !*now || !strcmp(was, now))
+	if (!*was || !strcmp(was, now))
 		return 0;
 	snprintf(fmt, sizeof(fmt), "%s was %%s, now %%s", name);
-	return stale(f, fmt, was, now);
+	return stale(f, fmt, was, *now ? now : "absent");
+}
+
+/* A size a reply states (-1: none) must be the one known, if any.  Called
+ * with the object's lock held. */
+static int compare_size(struct fetcher *f, int64_t total)
+{
+	int64_t size = atomic_load(&f->obj->size);
+	char was[32], now[32];
+
+	if (total < 0 || size < 0 || total == size)
+		return 0;
+	snprintf(was, sizeof(was), "%lld", (long long)size);
+	snprintf(now, sizeof(now), "%lld", (long long)total);
+	return stale(f, "size was %s, now %s", was, now);
+}
+
+/* Whether a reply carries the whole object.  An AIStore target with
+ * checksummed range reads (cksum.enable_read_range) sends the checksum of
+ * the range in Ais-Checksum-Value, so that header names the object only in
+ * a reply of all of it. */
+static bool whole_object(const struct http_reply *r)
+{
+	return r->status == 200 ||
+	       (r->range_start == 0 && r->range_total >= 0 &&
+	        r->range_end == r->range_total - 1);
 }
 
 /* Called with the object's lock held. */
@@ -109,18 +135,14 @@ static int check_identity(struct fetcher *f, const struct http_reply *r,
                           int64_t total)
 {
 	const struct http_reply *id = &f->obj->identity;
-	int64_t size = atomic_load(&f->obj->size);
-	char was[32], now[32];
 
-	if (total >= 0 && size >= 0 && total != size) {
-		snprintf(was, sizeof(was), "%lld", (long long)size);
-		snprintf(now, sizeof(now), "%lld", (long long)total);
-		return stale(f, "size was %s, now %s", was, now);
-	}
-	if (compare_validator(f, "ETag", id->etag, r->etag) ||
+	if (compare_size(f, total) ||
+	    compare_validator(f, "ETag", id->etag, r->etag) ||
 	    compare_validator(f, "Last-Modified", id->last_modified,
 	                      r->last_modified) ||
-	    compare_validator(f, "Ais-Version", id->ais_version, r->ais_version) ||
+	    compare_validator(f, "Ais-Version", id->ais_version, r->ais_version))
+		return -1;
+	if (whole_object(id) && whole_object(r) &&
 	    compare_validator(f, "Ais-Checksum-Value", id->ais_checksum,
 	                      r->ais_checksum))
 		return -1;
@@ -142,6 +164,20 @@ static int check_or_fix_identity(struct fetcher *f, const struct http_reply *r,
 		atomic_store(&o->size, total);
 		atomic_store(&o->range_ok, r->status == 206);
 	}
+	pthread_mutex_unlock(&o->lock);
+	return rc;
+}
+
+/* A 416 said where the object ends: that is its size, unless another size
+ * is known (then the object changed). */
+static int check_or_fix_size(struct fetcher *f, int64_t size)
+{
+	struct object *o = f->obj;
+	int rc;
+
+	pthread_mutex_lock(&o->lock);
+	if ((rc = compare_size(f, size)) == 0 && atomic_load(&o->size) < 0)
+		atomic_store(&o->size, size);
 	pthread_mutex_unlock(&o->lock);
 	return rc;
 }
@@ -178,6 +214,38 @@ static bool cancelled(const struct fetcher *f)
 	return f->cancel && atomic_load(f->cancel);
 }
 
+/* Headers that contradict each other or the object leave no way to tell
+ * which bytes are the object's: a protocol error, refused before a byte is
+ * taken and not retried (the server would only lie again). */
+static int check_framing(struct fetcher *f, const struct http_reply *r)
+{
+	const char *url = f->obj->url;
+	char range[96], total[32] = "*";
+
+	if (r->content_length_conflict >= 0)
+		return refuse(f, EIO, "%s: protocol error: two Content-Length "
+		              "headers, %lld and %lld", url,
+		              (long long)r->content_length,
+		              (long long)r->content_length_conflict);
+	if (r->status != 206)
+		return 0;
+	if (r->range_total >= 0)
+		snprintf(total, sizeof(total), "%lld", (long long)r->range_total);
+	snprintf(range, sizeof(range), "bytes %lld-%lld/%s",
+	         (long long)r->range_start, (long long)r->range_end, total);
+	if (r->range_end < r->range_start ||
+	    (r->range_total >= 0 && r->range_end >= r->range_total))
+		return refuse(f, EIO, "%s: protocol error: Content-Range %s is not "
+		              "a range within its total", url, range);
+	if (r->content_length >= 0 &&
+	    r->content_length != r->range_end - r->range_start + 1)
+		return refuse(f, EIO, "%s: protocol error: Content-Length %lld "
+		              "disagrees with Content-Range %s (%lld bytes)", url,
+		              (long long)r->content_length, range,
+		              (long long)(r->range_end - r->range_start + 1));
+	return 0;
+}
+
 /* The transport calls this once per 2xx reply, before its body. */
 static int on_reply(void *ctx, const struct http_reply *r)
 {
@@ -195,6 +263,8 @@ static int on_reply(void *ctx, const struct http_reply *r)
 		return refuse(f, EIO, "%s answered HTTP %ld, expected 200 or 206",
 		              f->obj->url, r->status);
 	}
+	if (check_framing(f, r))
+		return f->refused_errno;
 	if (check_or_fix_identity(f, r, total) < 0)
 		return f->refused_errno = ESTALE;
 	if (start > f->req_offset)
@@ -207,12 +277,23 @@ static int on_reply(void *ctx, const struct http_reply *r)
 	 * one we want are dropped in on_body, never handed out twice, and the
 	 * rest of the object follows. */
 	f->req_next = start;
+	f->reply_end = r->status == 206 ? r->range_end + 1 : -1;
 	if (r->status == 200)
 		f->req_end = -1;
 	return 0;
 }
 
 /* ---- receiving -------------------------------------------------------------- */
+
+/* The object has at least end bytes: some reply brought the one before. */
+static void note_known_length(struct object *o, int64_t end)
+{
+	int64_t known = atomic_load(&o->known_length);
+
+	while (known < end &&
+	       !atomic_compare_exchange_weak(&o->known_length, &known, end))
+		;
+}
 
 static size_t on_body(void *ctx, const char *p, size_t n)
 {
@@ -224,6 +305,16 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 	 * bounded request may still be read to keep its connection. */
 	if (cancelled(f))
 		return HTTP_BODY_PAUSE;
+	/* A body without a Content-Length that runs past its Content-Range
+	 * (check_framing covers one with a length). */
+	if (f->reply_end >= 0 && f->req_next + (int64_t)n > f->reply_end) {
+		refuse(f, EIO, "%s: protocol error: the body goes on at least "
+		       "%lld bytes past byte %lld, where its Content-Range ends",
+		       f->obj->url, (long long)(f->req_next + (int64_t)n -
+		                                f->reply_end),
+		       (long long)(f->reply_end - 1));
+		return HTTP_BODY_ABORT;
+	}
 	if (f->req_next < want)
 		drop = (uint64_t)(want - f->req_next) < n ?
 		       (size_t)(want - f->req_next) : n;
@@ -245,6 +336,7 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 		memcpy(f->buf + f->len, p + drop, keep);
 	f->len += keep;
 	f->req_next += (int64_t)n;
+	note_known_length(f->obj, f->req_next);
 	atomic_fetch_add_explicit(&f->obj->stats.bytes_received, n,
 	                          memory_order_relaxed);
 	atomic_fetch_add_explicit(&f->obj->stats.bytes_discarded, drop,
@@ -513,10 +605,36 @@ static int follow_redirect(struct fetcher *f, const char *location)
 	return send_request(f);
 }
 
+/*
+ * Whether a reply says the object ends at or before the byte asked for, and
+ * at which size.  A 416 with a total ("bytes * /N", which RFC 9110 requires)
+ * gives the size: an empty object answers the first "bytes=0-" so.  A 416
+ * without one says only that the object ends at or before req_offset, so
+ * that is taken as the size only when some reply brought the byte before
+ * it (a break exactly at the end of an object of unknown length).  Any
+ * other offset would be a size made up, and a later read from 0 would fail
+ * at the real end: the read fails with the 416 instead, and the size stays
+ * unknown.
+ */
+static bool ends_object(struct fetcher *f, const struct http_result *res,
+                        int64_t *size)
+{
+	if (res->status != 416)
+		return false;
+	if (res->range_total >= 0) {
+		*size = res->range_total;
+		return *size <= f->req_offset;
+	}
+	*size = f->req_offset;
+	return f->req_offset > 0 &&
+	       atomic_load(&f->obj->known_length) == f->req_offset;
+}
+
 static int request_ended(struct fetcher *f, const struct http_result *res)
 {
 	char why[AIS_ERRMSG_MAX];
 	bool whole = res->code == CURLE_OK;
+	int64_t size;
 
 	count_connections(f);
 	if (f->refused_errno) /* on_reply turned it down and said why */
@@ -535,12 +653,8 @@ static int request_ended(struct fetcher *f, const struct http_result *res)
 		return 0;
 	}
 	if (res->code == CURLE_OK) {
-		/* A ranged request past the end of an object of unknown size. */
-		if (res->status == 416 && atomic_load(&f->obj->size) < 0 &&
-		    f->req_offset > 0) {
-			atomic_store(&f->obj->size, f->req_offset);
-			return 0;
-		}
+		if (ends_object(f, res, &size))
+			return check_or_fix_size(f, size);
 		return http_status_failure(f, res);
 	}
 	snprintf(why, sizeof(why), "%s (curl error %d)", res->detail,

@@ -66,11 +66,35 @@ static void parse_content_range(struct http_reply *r, const char *v)
 	/* "bytes a-b/total"; the total may be "*" when unknown */
 	if (sscanf(v, "bytes %lld-%lld/%lld", &a, &b, &total) == 3) {
 		r->range_start = a;
+		r->range_end = b;
 		r->range_total = total;
 	} else if (sscanf(v, "bytes %lld-%lld/*", &a, &b) == 2) {
 		r->range_start = a;
+		r->range_end = b;
 	} else if (sscanf(v, "bytes */%lld", &total) == 1) {
 		r->range_total = total;
+	}
+}
+
+/* Content-Length may come twice, or as a list ("42, 42"), and means
+ * something only when every value is the same (RFC 9110, 8.6); the first
+ * value that differs is kept for the fetcher to refuse. */
+static void parse_content_length(struct http_reply *r, const char *v)
+{
+	char *end;
+
+	for (;;) {
+		long long n = strtoll(v, &end, 10);
+
+		if (end == v)
+			return;
+		if (r->content_length < 0)
+			r->content_length = n;
+		else if (n != r->content_length && r->content_length_conflict < 0)
+			r->content_length_conflict = n;
+		v = end + strspn(end, " \t");
+		if (*v++ != ',')
+			return;
 	}
 }
 
@@ -78,7 +102,9 @@ static void reset_reply(struct http_reply *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->content_length = -1;
+	r->content_length_conflict = -1;
 	r->range_start = -1;
+	r->range_end = -1;
 	r->range_total = -1;
 }
 
@@ -104,7 +130,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	header_value(value, sizeof(value), colon + 1, len - name_len - 1);
 #define IS(name) (name_len == strlen(name) && !strncasecmp(p, name, name_len))
 	if (IS("Content-Length"))
-		r->content_length = strtoll(value, NULL, 10);
+		parse_content_length(r, value);
 	else if (IS("Content-Range"))
 		parse_content_range(r, value);
 	else if (IS("ETag"))
@@ -440,9 +466,15 @@ static void keep_location(struct http_conn *c, struct http_result *res)
 	res->location = c->location;
 }
 
-static void finish(struct http_conn *c, CURLcode code, struct http_result *res)
+static void reset_result(struct http_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->range_total = -1;
+}
+
+static void finish(struct http_conn *c, CURLcode code, struct http_result *res)
+{
+	reset_result(res);
 	/* A whole reply with an empty body has not been shown to the sink
 	 * yet; a broken one never is. */
 	if (code == CURLE_OK)
@@ -451,6 +483,7 @@ static void finish(struct http_conn *c, CURLcode code, struct http_result *res)
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->reply.status);
 	res->code = code;
 	res->status = c->reply.status;
+	res->range_total = c->reply.range_total;
 	if (code == CURLE_OK)
 		keep_location(c, res);
 	if (code == CURLE_OK && !is_success(c->reply.status)) {
@@ -481,7 +514,7 @@ static bool stalled(struct http_conn *c, struct http_result *res)
 {
 	if (c->paused || ais_now_ms() - c->last_activity_ms < c->cfg->read_timeout_ms)
 		return false;
-	memset(res, 0, sizeof(*res));
+	reset_result(res);
 	res->code = CURLE_OPERATION_TIMEDOUT;
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res->status);
 	snprintf(res->detail, sizeof(res->detail), "no data for %ld ms",

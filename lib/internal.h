@@ -63,11 +63,16 @@ char *url_resolve(const char *url, const char *endpoint, char *err,
 
 #define HTTP_VALIDATOR_MAX 256
 
-/* What the final response of a request said about itself. */
+/* What the final response of a request said about itself, as it said it:
+ * whether that adds up is for the fetcher to judge. */
 struct http_reply {
 	long status;
 	int64_t content_length; /* -1 when absent */
+	/* A later Content-Length header that disagrees with content_length;
+	 * -1 when there is none. */
+	int64_t content_length_conflict;
 	int64_t range_start;    /* Content-Range "bytes a-b/total"; -1 when absent */
+	int64_t range_end;      /* b; -1 when absent */
 	int64_t range_total;    /* -1 when absent or "*" */
 	char etag[HTTP_VALIDATOR_MAX];
 	char last_modified[HTTP_VALIDATOR_MAX];
@@ -95,6 +100,8 @@ struct http_sink {
 struct http_result {
 	CURLcode code;         /* CURLE_OK when the reply arrived whole */
 	long status;           /* final HTTP status, 0 when none */
+	int64_t range_total;   /* its Content-Range total ("bytes * /N" of a
+	                        * 416); -1 when absent or "*" */
 	const char *location;  /* absolute Location of a 3xx, else NULL; valid
 	                        * until the connection's next request */
 	char detail[512]; /* curl's error text or the server's */
@@ -169,6 +176,9 @@ struct object {
 	bool have_identity;
 	struct http_reply identity;  /* the first reply: size and validators */
 	_Atomic int64_t size;        /* -1 while unknown */
+	/* One past the furthest byte any reply brought: the object has at
+	 * least this many. */
+	_Atomic int64_t known_length;
 	_Atomic bool range_ok;       /* the first reply was a 206 */
 	_Atomic bool sticky_claimed;
 	_Atomic int sticky_errno;    /* ESTALE once the object changed */
@@ -201,6 +211,8 @@ struct fetcher {
 	int64_t req_offset; /* the byte asked for */
 	int64_t req_next;   /* object offset of the next body byte on the wire */
 	int64_t req_end;    /* one past the last byte asked for; -1 open */
+	int64_t reply_end;  /* one past the last byte a 206 labels; -1 for a
+	                     * 200 (set by its reply, before the body) */
 	enum request_reason next_reason;
 	/* Retry state: consecutive failed attempts since the last byte. */
 	int failures;

@@ -27,6 +27,10 @@ struct ais_stream {
 
 	uint64_t bytes_delivered;
 	uint64_t bytes_copied;
+	/* A failure ais_read met after copying bytes, which it returned short:
+	 * the next read reports it (errmsg still holds its message), as
+	 * read(2) and stdio do, so a short count is never taken for the end. */
+	int pending_errno;
 	char errmsg[AIS_ERRMSG_MAX];
 };
 
@@ -37,6 +41,17 @@ char *ais_stream_errbuf(struct ais_stream *s)
 
 /* ---- bytes at pos ----------------------------------------------------------- */
 
+/* The failure ais_read held back behind its short count, once. */
+static ssize_t report_pending(ais_stream *s)
+{
+	char msg[AIS_ERRMSG_MAX];
+	int err = s->pending_errno;
+
+	s->pending_errno = 0;
+	snprintf(msg, sizeof(msg), "%s", s->errmsg);
+	return ais_fail(s, err, "%s", msg);
+}
+
 /* Bytes at pos, from wherever they come: count, 0 at the end, -1 (errno and
  * message set) on failure.  *p is valid until the next call. */
 static ssize_t stream_peek(ais_stream *s, const char **p)
@@ -45,6 +60,8 @@ static ssize_t stream_peek(ais_stream *s, const char **p)
 	int err = 0;
 	ssize_t n;
 
+	if (s->pending_errno)
+		return report_pending(s);
 	if (atomic_load(&s->obj.sticky_errno))
 		return ais_fail(s, ESTALE, "%s", s->obj.sticky_msg);
 	n = readahead_peek(s->ra, s->pos, p, &err, msg, sizeof(msg));
@@ -172,6 +189,8 @@ AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len)
 
 		if (n < 0 && !done)
 			return -1;
+		if (n < 0)
+			s->pending_errno = errno;
 		if (n <= 0)
 			break;
 		take = (size_t)n < len - done ? (size_t)n : len - done;
@@ -210,6 +229,8 @@ AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence)
 	if (base + offset != s->pos)
 		readahead_seek(s->ra, s->next_from, base + offset);
 	s->pos = s->next_from = base + offset;
+	/* A failure at the old position is no concern of reads here. */
+	s->pending_errno = 0;
 	return s->pos;
 }
 

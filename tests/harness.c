@@ -154,10 +154,18 @@ static struct {
 
 static int proxy_serial;
 
+/* The lying server (tests/liarserver), one for the whole run. */
+static struct {
+	pid_t pid; /* 0: not running */
+	int stdout_fd;
+	int port;
+} liar = { .stdout_fd = -1 };
+
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void cluster_stop(void);
 static void tls_stop(void);
 static void chain_stop(void);
+static void liar_stop(void);
 
 /* Print "harness: ..." on stderr and return -1, so error paths are one line. */
 static int fail(const char *fmt, ...)
@@ -1395,6 +1403,7 @@ void harness_stop(void)
 {
 	if (!harness.running || getpid() != harness.owner)
 		return;
+	liar_stop();
 	chain_stop();
 	tls_stop();
 	cluster_stop();
@@ -1461,12 +1470,13 @@ int harness_restore(const char *name)
 	return install_object(spec->name, spec->generate, spec->seed, spec->size, ORIGINAL_MTIME);
 }
 
-/* ---- fault proxy -------------------------------------------------------- */
+/* ---- tools: the fault proxy and the lying server -------------------------- */
 
-/* $FAULTPROXY, else "faultproxy" in the directory of the running test binary. */
-static int faultproxy_path(char *out, size_t n)
+/* $ENV, else the tool of that name in the directory of the running test
+ * binary. */
+static int tool_path(const char *env_name, const char *name, char *out, size_t n)
 {
-	const char *env = getenv("FAULTPROXY");
+	const char *env = getenv(env_name);
 	char exe[PATH_MAX];
 	ssize_t len;
 	char *slash;
@@ -1482,11 +1492,11 @@ static int faultproxy_path(char *out, size_t n)
 	slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	return join_path(out, n, exe, "faultproxy") < 0 ? fail("path too long: %s", exe) : 0;
+	return join_path(out, n, exe, name) < 0 ? fail("path too long: %s", exe) : 0;
 }
 
-/* Read the first line the proxy prints, at most PROXY_PORT_TIMEOUT_MS. */
-static int read_first_line(int fd, char *line, size_t n)
+/* Read the first line a tool prints, at most PROXY_PORT_TIMEOUT_MS. */
+static int read_first_line(const char *tool, int fd, char *line, size_t n)
 {
 	int64_t deadline = now_ms() + PROXY_PORT_TIMEOUT_MS;
 	size_t used = 0;
@@ -1497,7 +1507,7 @@ static int read_first_line(int fd, char *line, size_t n)
 		ssize_t got;
 
 		if (left <= 0)
-			return fail("faultproxy printed no port within %d ms", PROXY_PORT_TIMEOUT_MS);
+			return fail("%s printed no port within %d ms", tool, PROXY_PORT_TIMEOUT_MS);
 		if (poll(&pfd, 1, (int)left) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1509,13 +1519,13 @@ static int read_first_line(int fd, char *line, size_t n)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0)
-			return fail("faultproxy closed its stdout before printing a port");
+			return fail("%s closed its stdout before printing a port", tool);
 		used += (size_t)got;
 		line[used] = '\0';
 		if (strchr(line, '\n'))
 			return 0;
 	}
-	return fail("faultproxy's first line is too long");
+	return fail("%s's first line is too long", tool);
 }
 
 /* The last run of digits on the line, so "12345", "port 12345" and
@@ -1537,54 +1547,62 @@ static int port_from_line(const char *line)
 	return port > 0 && port < 65536 ? (int)port : -1;
 }
 
+/* A tool that listens on a port of its own choosing and prints it: start
+ * argv (argv[0] the binary, named tool in messages), read the port.  On
+ * success *pid, *stdout_fd (kept open so that a later write does not kill
+ * it with SIGPIPE) and *port are set; on failure nothing is left running. */
+static int tool_start(const char *tool, char *const argv[], pid_t *pid,
+		      int *stdout_fd, int *port)
+{
+	char line[256], how[64];
+	int out[2], status;
+
+	*pid = 0;
+	*stdout_fd = -1;
+	if (access(argv[0], X_OK) < 0)
+		return fail("%s %s: %s (build tests/%s, or set its variable)",
+			    tool, argv[0], strerror(errno), tool);
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return fail("pipe: %s", strerror(errno));
+	*pid = spawn(argv, out[1], -1);
+	close(out[1]);
+	if (*pid < 0) {
+		*pid = 0;
+		close(out[0]);
+		return fail("fork: %s", strerror(errno));
+	}
+	if (read_first_line(tool, out[0], line, sizeof(line)) == 0 &&
+	    (*port = port_from_line(line)) > 0) {
+		*stdout_fd = out[0];
+		return 0;
+	}
+	status = stop_child(*pid, PROXY_STOP_TIMEOUT_MS);
+	*pid = 0;
+	close(out[0]);
+	if (status != -1) {
+		describe_exit(how, sizeof(how), status);
+		fprintf(stderr, "harness: %s %s\n", tool, how);
+	}
+	return fail("no port from %s", tool);
+}
+
 int proxy_start(struct proxy *p, const char *schedule)
 {
-	char binary[PATH_MAX], upstream[16], line[256];
+	char binary[PATH_MAX], upstream[16];
 	char *argv[] = { binary, "-u", upstream, "-l", p->log, (char *)schedule, NULL };
-	int out[2];
 	char log_name[64];
 
 	memset(p, 0, sizeof(*p));
 	p->stdout_fd = -1;
 	if (!harness.running)
 		return fail("proxy_start needs harness_start first");
-	if (faultproxy_path(binary, sizeof(binary)) < 0)
+	if (tool_path("FAULTPROXY", "faultproxy", binary, sizeof(binary)) < 0)
 		return -1;
-	if (access(binary, X_OK) < 0)
-		return fail("faultproxy %s: %s (build tests/faultproxy, or set FAULTPROXY)",
-			    binary, strerror(errno));
 	snprintf(upstream, sizeof(upstream), "%d", harness.server.ports[0]);
 	snprintf(log_name, sizeof(log_name), "proxy-%d.log", ++proxy_serial);
 	if (join_path(p->log, sizeof(p->log), harness.dir, log_name) < 0)
 		return fail("proxy log path too long");
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return fail("pipe: %s", strerror(errno));
-	p->pid = spawn(argv, out[1], -1);
-	close(out[1]);
-	p->stdout_fd = out[0];
-	if (p->pid < 0) {
-		p->pid = 0;
-		proxy_stop(p);
-		return fail("fork: %s", strerror(errno));
-	}
-	if (read_first_line(p->stdout_fd, line, sizeof(line)) < 0) {
-		char how[64];
-		int status = stop_child(p->pid, PROXY_STOP_TIMEOUT_MS);
-
-		p->pid = 0;
-		proxy_stop(p);
-		if (status != -1) {
-			describe_exit(how, sizeof(how), status);
-			fprintf(stderr, "harness: faultproxy %s\n", how);
-		}
-		return -1;
-	}
-	p->port = port_from_line(line);
-	if (p->port < 0) {
-		proxy_stop(p);
-		return fail("no port in faultproxy's first line: %s", line);
-	}
-	return 0;
+	return tool_start("faultproxy", argv, &p->pid, &p->stdout_fd, &p->port);
 }
 
 void proxy_stop(struct proxy *p)
@@ -1609,6 +1627,53 @@ char *proxy_log(const struct proxy *p)
 int proxy_connections(const struct proxy *p)
 {
 	return count_log_lines(proxy_log(p));
+}
+
+/* The lying server answers every path it does not know with 404, the
+ * readiness probe's too. */
+static bool liar_answers(int port)
+{
+	int64_t deadline = now_ms() + PROXY_PORT_TIMEOUT_MS;
+
+	while (!answers_with_status(port, 404)) {
+		if (now_ms() >= deadline)
+			return false;
+		sleep_ms(POLL_INTERVAL_MS);
+	}
+	return true;
+}
+
+int liar_start(void)
+{
+	char binary[PATH_MAX];
+	char *argv[] = { binary, NULL };
+
+	if (liar.pid)
+		return 0;
+	if (!harness.running)
+		return fail("liar_start needs harness_start first");
+	if (tool_path("LIARSERVER", "liarserver", binary, sizeof(binary)) < 0 ||
+	    tool_start("liarserver", argv, &liar.pid, &liar.stdout_fd, &liar.port) < 0)
+		return -1;
+	if (!liar_answers(liar.port)) {
+		liar_stop();
+		return fail("liarserver did not answer within %d ms", PROXY_PORT_TIMEOUT_MS);
+	}
+	return 0;
+}
+
+static void liar_stop(void)
+{
+	stop_child(liar.pid, PROXY_STOP_TIMEOUT_MS);
+	liar.pid = 0;
+	if (liar.stdout_fd >= 0)
+		close(liar.stdout_fd);
+	liar.stdout_fd = -1;
+}
+
+void liar_url(char *out, size_t n, const char *path)
+{
+	format_url(out, n, "http://127.0.0.1", liar.port, path);
 }
 
 /* ---- AIStore-shaped cluster --------------------------------------------- */

@@ -29,7 +29,8 @@
  * target restarted from a helper thread does not die with that thread.
  *
  * Environment: NGINX (default /usr/sbin/nginx), FAULTPROXY (default
- * "faultproxy" next to the test binary), OPENSSL (default /usr/bin/openssl),
+ * "faultproxy" next to the test binary), LIARSERVER (the same for
+ * "liarserver"), OPENSSL (default /usr/bin/openssl),
  * HARNESS_KEEP=1 keeps the temp dir after harness_stop() or a failed start,
  * for a post-mortem.
  */
@@ -110,6 +111,17 @@ char *proxy_log(const struct proxy *p);
 /* Number of lines in the log, which is the number of connections accepted;
  * -1 on error. */
 int proxy_connections(const struct proxy *p);
+/*
+ * The lying server (tests/liarserver, or $LIARSERVER): an HTTP server on a
+ * free 127.0.0.1 port whose request path chooses how it breaks the protocol
+ * (see tests/liarserver.h).  liar_start() starts it, reads its port and
+ * waits until it answers (at most 5 s); calling it again while it runs
+ * returns 0.  Needs harness_start(); harness_stop() stops it.  0 or -1.
+ */
+int liar_start(void);
+/* out = "http://127.0.0.1:LIAR_PORT" + path. */
+void liar_url(char *out, size_t n, const char *path);
+
 /* A loopback TCP port nothing listens on right now (bind port 0, close);
  * -1 on error. */
 int harness_free_port(void);
