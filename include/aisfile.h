@@ -73,26 +73,28 @@ struct ais_options {
 	 * Defaults 100 ms and 5000 ms. */
 	long backoff_initial_ms;
 	long backoff_max_ms;
-	/* Size of the buffer the transport fills and ais_next() hands out.
-	 * Default 4 MiB; at least 64 KiB is used. */
+	/* With read-ahead off, the size of the one buffer the stream fills and
+	 * ais_next() hands out.  Default 4 MiB; at least 64 KiB is used. */
 	size_t chunk_size;
 	/* A forward skip or seek of at most this many bytes past the fetched data
 	 * reads through on the open connection instead of sending a new Range
 	 * request.  Default 256 KiB. */
 	size_t skip_read_through;
-	/* Read-ahead: bytes the stream may fetch ahead of the caller, on its own
-	 * thread, while the caller works; also the bound on the stream's
-	 * buffer memory.  -1 turns read-ahead off (the caller's thread does the
-	 * fetching, with one chunk_size buffer).  Env AIS_READAHEAD (bytes,
+	/* Read-ahead: bytes the client's worker threads may fetch ahead of
+	 * the caller while it works; also the bound on the stream's buffer
+	 * memory (within the client's memory_limit).  Read-ahead starts only
+	 * once the object is larger than the first answer (256 KiB) and the
+	 * server honours Range.  -1 turns it off: the caller's thread does the
+	 * fetching, into one chunk_size buffer.  Env AIS_READAHEAD (bytes,
 	 * with an optional K, M or G suffix; 0 means off).  Default 64 MiB. */
 	long readahead_bytes;
-	/* Parallel ranged fetching: with read-ahead on, an object of known size
-	 * of at least 4 parts, on a server that honours Range, is fetched in
-	 * parts of part_size bytes by up to this many connections at once and
-	 * handed out in order.  1 means one connection.  For ais_client_new()
-	 * it is also the client's bound on worker threads and on the idle
-	 * connections it keeps.  Env AIS_CONNECTIONS.  Default 4 for a
-	 * stream, 8 for a client. */
+	/* Parallel ranged fetching: with read-ahead on, parts of part_size
+	 * bytes (smaller while the window grows) are fetched by up to this many
+	 * worker threads at once, each over its own connection, and handed out
+	 * in order.  1 means one connection: the caller's thread fetches, with
+	 * no read-ahead.  For ais_client_new() it is the client's bound on
+	 * worker threads and on the idle connections it keeps.  Env
+	 * AIS_CONNECTIONS.  Default 4 for a stream, 8 for a client. */
 	int connections;
 	/* Size of one part.  Env AIS_PART_SIZE (as AIS_READAHEAD).  Default
 	 * 8 MiB; at least 64 KiB is used. */

@@ -345,8 +345,9 @@ static void fetch_slot(struct readahead *ra, struct slot *sl, struct fetcher *f)
 	ra->busy++;
 	fetcher_init(f, ra->obj, c);
 	/* Before the slot shows this worker, so fetcher_wake() finds the
-	 * connection in place. */
-	f->http = client_conn_take_locked(c);
+	 * connection in place and never races its creation. */
+	if (!(f->http = client_conn_take_locked(c)))
+		f->http = http_conn_new(c->share);
 	f->next_reason = sl->after_jump ? REQ_SEEK : REQ_PART;
 	f->cancel = &sl->cancel;
 	fetcher_aim(f, sl->buf, sl->len, sl->off, true);
