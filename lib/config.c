@@ -213,24 +213,15 @@ static int pick_skip_verify(int set, bool *out, char *err, size_t errlen)
 	return -1;
 }
 
-/* The token of {"token": "..."} in path: a small, strict reader, since the
- * file is AuthN's own output and anything else is a mistake to report. */
-static char *read_token_file(const char *path, char *err, size_t errlen)
+/* A small, strict reader, since the file is AuthN's own output and anything
+ * else is a mistake to report. */
+char *config_parse_token(const char *text, const char *path, char *err,
+                         size_t errlen)
 {
-	char buf[8192], *key, *start, *end, *token;
-	FILE *f = fopen(path, "r");
-	size_t n;
+	const char *key, *start, *end;
+	char *token;
 
-	if (!f) {
-		snprintf(err, errlen, "AIS_AUTHN_TOKEN_FILE '%s': %s", path,
-		         strerror(errno));
-		errno = EINVAL;
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	key = strstr(buf, "\"token\"");
+	key = strstr(text, "\"token\"");
 	start = key ? strchr(key + 7, ':') : NULL;
 	start = start ? strchr(start, '"') : NULL;
 	end = start ? strchr(start + 1, '"') : NULL;
@@ -245,6 +236,27 @@ static char *read_token_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 	}
+	return token;
+}
+
+/* The token of {"token": "..."} in path. */
+static char *read_token_file(const char *path, char *err, size_t errlen)
+{
+	char buf[8192], *token;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f) {
+		snprintf(err, errlen, "AIS_AUTHN_TOKEN_FILE '%s': %s", path,
+		         strerror(errno));
+		errno = EINVAL;
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	token = config_parse_token(buf, path, err, errlen);
+	explicit_bzero(buf, sizeof(buf));
 	return token;
 }
 

@@ -12,6 +12,7 @@
  * Redirects are not followed here: a 3xx ends the request with its Location,
  * and the fetcher decides where to go and what credentials go along.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,21 +60,46 @@ static void header_value(char *dst, size_t cap, const char *v, size_t len)
 	dst[len] = '\0';
 }
 
+/* A byte position of a Content-Range: digits only (no sign), and below
+ * INT64_MAX so that end + 1 is one too.  Returns past it, or NULL. */
+static const char *parse_position(const char *p, int64_t *out)
+{
+	int64_t n = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > (INT64_MAX - 1 - (*p - '0')) / 10)
+			return NULL;
+		n = n * 10 + (*p - '0');
+	}
+	*out = n;
+	return p;
+}
+
+/* "bytes a-b/total"; the total may be "*" when unknown; "bytes * /total"
+ * in a 416.  Anything else leaves the range absent. */
 static void parse_content_range(struct http_reply *r, const char *v)
 {
-	long long a, b, total;
+	int64_t a, b, total = -1;
+	const char *p;
 
-	/* "bytes a-b/total"; the total may be "*" when unknown */
-	if (sscanf(v, "bytes %lld-%lld/%lld", &a, &b, &total) == 3) {
-		r->range_start = a;
-		r->range_end = b;
-		r->range_total = total;
-	} else if (sscanf(v, "bytes %lld-%lld/*", &a, &b) == 2) {
-		r->range_start = a;
-		r->range_end = b;
-	} else if (sscanf(v, "bytes */%lld", &total) == 1) {
-		r->range_total = total;
+	if (strncmp(v, "bytes ", 6))
+		return;
+	v += 6;
+	if (!strncmp(v, "*/", 2)) {
+		if ((p = parse_position(v + 2, &total)) && !*p)
+			r->range_total = total;
+		return;
 	}
+	if (!(p = parse_position(v, &a)) || *p++ != '-' ||
+	    !(p = parse_position(p, &b)) || *p++ != '/')
+		return;
+	if (strcmp(p, "*") && !((p = parse_position(p, &total)) && !*p))
+		return;
+	r->range_start = a;
+	r->range_end = b;
+	r->range_total = total;
 }
 
 /* Content-Length may come twice, or as a list ("42, 42"), and means
@@ -84,10 +110,12 @@ static void parse_content_length(struct http_reply *r, const char *v)
 	char *end;
 
 	for (;;) {
-		long long n = strtoll(v, &end, 10);
+		long long n;
 
-		if (end == v)
+		v += strspn(v, " \t");
+		if (!isdigit((unsigned char)*v)) /* a sign would pass -1, "none" */
 			return;
+		n = strtoll(v, &end, 10);
 		if (r->content_length < 0)
 			r->content_length = n;
 		else if (n != r->content_length && r->content_length_conflict < 0)
@@ -110,25 +138,21 @@ static void reset_reply(struct http_reply *r)
 
 /* Headers of every response in the chain arrive here (redirects too); a
  * status line starts a new response, so only the final one is kept. */
-static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+void http_parse_header(struct http_reply *r, const char *line, size_t len)
 {
-	struct http_conn *c = userdata;
-	struct http_reply *r = &c->reply;
-	size_t len = size * n;
-	const char *colon = memchr(p, ':', len);
+	const char *colon = memchr(line, ':', len);
 	char value[HTTP_VALIDATOR_MAX];
 	size_t name_len;
 
-	c->last_activity_ms = ais_now_ms();
-	if (len >= 5 && !memcmp(p, "HTTP/", 5)) {
+	if (len >= 5 && !memcmp(line, "HTTP/", 5)) {
 		reset_reply(r);
-		return len;
+		return;
 	}
 	if (!colon)
-		return len;
-	name_len = (size_t)(colon - p);
+		return;
+	name_len = (size_t)(colon - line);
 	header_value(value, sizeof(value), colon + 1, len - name_len - 1);
-#define IS(name) (name_len == strlen(name) && !strncasecmp(p, name, name_len))
+#define IS(name) (name_len == strlen(name) && !strncasecmp(line, name, name_len))
 	if (IS("Content-Length"))
 		parse_content_length(r, value);
 	else if (IS("Content-Range"))
@@ -142,6 +166,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	else if (IS("Ais-Checksum-Value"))
 		snprintf(r->ais_checksum, sizeof(r->ais_checksum), "%s", value);
 #undef IS
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+{
+	struct http_conn *c = userdata;
+	size_t len = size * n;
+
+	c->last_activity_ms = ais_now_ms();
+	http_parse_header(&c->reply, p, len);
 	return len;
 }
 
@@ -418,10 +451,11 @@ static void json_string(const char *p, char *out, size_t cap)
 {
 	size_t n = 0;
 
-	for (; *p && *p != '"' && n + 1 < cap; p++) {
+	/* A raw line break cannot be in a JSON string: it ends the text. */
+	for (; *p && !strchr("\"\r\n", *p) && n + 1 < cap; p++) {
 		if (*p == '\\' && p[1]) {
 			p++;
-			out[n++] = *p == 'n' ? ' ' : *p == 't' ? ' ' : *p;
+			out[n++] = strchr("nt\r\n", *p) ? ' ' : *p;
 		} else {
 			out[n++] = *p;
 		}
@@ -431,9 +465,9 @@ static void json_string(const char *p, char *out, size_t cap)
 
 /* The server's own words for an error reply: AIStore's JSON "message", the
  * <title> of an HTML page, or the first line of a text body. */
-static void error_text(const struct http_conn *c, char *out, size_t cap)
+void http_error_text(const char *body, char *out, size_t cap)
 {
-	const char *body = c->error_body, *msg = strstr(body, "\"message\"");
+	const char *msg = strstr(body, "\"message\"");
 	const char *title = strstr(body, "<title>");
 
 	while (*body == ' ' || *body == '\n')
@@ -488,7 +522,7 @@ static void finish(struct http_conn *c, CURLcode code, struct http_result *res)
 		keep_location(c, res);
 	if (code == CURLE_OK && !is_success(c->reply.status)) {
 		c->error_body[c->error_body_len] = '\0';
-		error_text(c, res->detail, sizeof(res->detail));
+		http_error_text(c->error_body, res->detail, sizeof(res->detail));
 	} else if (code != CURLE_OK) {
 		snprintf(res->detail, sizeof(res->detail), "%s",
 		         c->curl_error[0] ? c->curl_error : curl_easy_strerror(code));

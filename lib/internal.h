@@ -50,6 +50,11 @@ struct ais_config {
 int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
                    char *err, size_t errlen);
 void config_release(struct ais_config *cfg);
+/* The token of an AuthN token file's text {"token": "..."} (NUL-terminated;
+ * path only names it in messages): a malloc'd copy, or NULL with errno
+ * (EINVAL, ENOMEM) and a reason in err. */
+char *config_parse_token(const char *text, const char *path, char *err,
+                         size_t errlen);
 
 /* ---- URLs (url.c) ------------------------------------------------------ */
 
@@ -79,6 +84,14 @@ struct http_reply {
 	char ais_version[HTTP_VALIDATOR_MAX];
 	char ais_checksum[HTTP_VALIDATOR_MAX];
 };
+
+/* Parse one header line of a reply into r (len bytes, CRLF included or
+ * not; no NUL needed): a status line "HTTP/..." starts r over, other lines
+ * fill the fields they name. */
+void http_parse_header(struct http_reply *r, const char *line, size_t len);
+/* The server's own words for an error reply whose body (NUL-terminated) is
+ * body, as one line in out (cap > 0 bytes, always NUL-terminated). */
+void http_error_text(const char *body, char *out, size_t cap);
 
 /* on_body return values besides "n taken". */
 #define HTTP_BODY_PAUSE ((size_t)-1)

@@ -41,8 +41,14 @@ static char *checked_http_url(const char *url, char *err, size_t errlen)
 		errno = EINVAL;
 		goto done;
 	}
+	/* An AIS endpoint comes here unchecked: ftp://HOST must not pass. */
 	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
+	    (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
+		fail_null(EINVAL, err, errlen, "malformed URL '%s': not http or "
+		          "https", url);
+		goto done;
+	}
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
 		fail_null(EINVAL, err, errlen, "malformed URL '%s': no host", url);
 		goto done;
 	}
@@ -63,7 +69,8 @@ done:
 
 static bool valid_bucket(const char *b, size_t len)
 {
-	if (len == 0 || len > 255)
+	/* "." and ".." would be resolved away as path segments. */
+	if (len == 0 || len > 255 || (len <= 2 && strspn(b, ".") >= len))
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)b[i]) && !strchr("-_.", b[i]))
@@ -71,16 +78,29 @@ static bool valid_bucket(const char *b, size_t len)
 	return true;
 }
 
-/* Percent-encode s; keep_slash keeps '/' so an object name stays a path. */
+static bool is_dot_segment(const char *seg)
+{
+	size_t len = strcspn(seg, "/");
+
+	return (len == 1 || len == 2) && strspn(seg, ".") >= len;
+}
+
+/* Percent-encode s; keep_slash keeps '/' so an object name stays a path,
+ * with its "." and ".." segments encoded too: plain, the URL parser would
+ * resolve them and ask for another object, or another API. */
 static char *percent_encode(const char *s, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+	bool dots = false;
 
 	if (!out)
 		return NULL;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || strchr("-._~", *p) || (keep_slash && *p == '/')) {
+		if (keep_slash && (p == (const unsigned char *)s || p[-1] == '/'))
+			dots = is_dot_segment((const char *)p);
+		if ((keep_slash && *p == '/') ||
+		    (!dots && (isalnum(*p) || strchr("-._~", *p)))) {
 			*o++ = (char)*p;
 		} else {
 			*o++ = '%';
@@ -135,13 +155,34 @@ static char *namespace_param(const char *p, const char **rest)
 	return encoded;
 }
 
+/* The endpoint an AIS URL goes to, in normal form: an http(s) URL with a
+ * host and no query or fragment, which would swallow the API path. */
+static char *checked_endpoint(const char *endpoint, const char *url,
+                              char *err, size_t errlen)
+{
+	char *base = NULL;
+
+	if (!endpoint)
+		return fail_null(EINVAL, err, errlen,
+		                 "'%s' needs the AIStore endpoint: set AIS_ENDPOINT "
+		                 "(e.g. http://localhost:8080) or options.endpoint",
+		                 url);
+	errno = EINVAL;
+	if (!strpbrk(endpoint, "?#"))
+		base = checked_http_url(endpoint, err, errlen);
+	if (!base && errno == EINVAL)
+		snprintf(err, errlen, "malformed AIS endpoint '%s' for '%s': "
+		         "expected http(s)://HOST[:PORT][/PATH]", endpoint, url);
+	return base;
+}
+
 static char *store_url(const char *url, const char *endpoint, char *err,
                        size_t errlen)
 {
 	size_t scheme_len, eplen;
 	const char *provider = provider_of(url, &scheme_len);
 	const char *bucket, *slash;
-	char *ns, *object, *full = NULL, *checked;
+	char *ns, *object, *base, *full = NULL, *checked;
 
 	ns = namespace_param(url + scheme_len, &bucket);
 	if (!ns)
@@ -162,24 +203,22 @@ static char *store_url(const char *url, const char *endpoint, char *err,
 		return fail_null(EINVAL, err, errlen,
 		                 "malformed URL '%s': no object name", url);
 	}
-	if (!endpoint) {
+	if (!(base = checked_endpoint(endpoint, url, err, errlen))) {
 		free(ns);
-		return fail_null(EINVAL, err, errlen,
-		                 "'%s' needs the AIStore endpoint: set AIS_ENDPOINT "
-		                 "(e.g. http://localhost:8080) or options.endpoint",
-		                 url);
+		return NULL;
 	}
 	object = percent_encode(slash + 1, true);
-	eplen = strlen(endpoint);
-	while (eplen && endpoint[eplen - 1] == '/')
+	eplen = strlen(base);
+	while (eplen && base[eplen - 1] == '/')
 		eplen--;
 	if (!object || asprintf(&full, "%.*s/v1/objects/%.*s/%s?provider=%s%s%s",
-	                        (int)eplen, endpoint, (int)(slash - bucket),
+	                        (int)eplen, base, (int)(slash - bucket),
 	                        bucket, object, provider,
 	                        *ns ? "&namespace=" : "", ns) < 0)
 		full = NULL;
 	free(object);
 	free(ns);
+	free(base);
 	if (!full)
 		return fail_null(ENOMEM, err, errlen, "out of memory%s", "");
 	checked = checked_http_url(full, err, errlen);

@@ -253,6 +253,47 @@ static void test_object_name_keeps_slashes_and_encodes_the_rest(void)
 	free(seen);
 }
 
+/* "." and ".." in an object name are names, not directions: plain, the URL
+ * parser would resolve them and the request (with the token) would go to
+ * another object or another API path. */
+static void test_dot_segments_reach_the_server_as_names(void)
+{
+	int err;
+	char *seen = request_seen_for("ais://testbck/dir/../../../../obj", &err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seen);
+	CU_ASSERT_STRING_EQUAL(seen, "GET /v1/objects/testbck/dir/%2E%2E/%2E%2E/"
+	                       "%2E%2E/%2E%2E/obj?provider=ais");
+	CU_ASSERT_EQUAL(err, ENOENT);
+	free(seen);
+	seen = request_seen_for("ais://testbck/./a..b/.x", &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(seen);
+	CU_ASSERT_STRING_EQUAL(seen, "GET /v1/objects/testbck/%2E/a..b/.x"
+	                       "?provider=ais");
+	free(seen);
+	/* A bucket named ".." would climb out of /v1/objects/. */
+	seen = request_seen_for("ais://../v1/x", &err);
+	CU_ASSERT_PTR_NULL(seen);
+	CU_ASSERT_EQUAL(err, EINVAL);
+	free(seen);
+}
+
+/* An endpoint with a query or fragment would swallow the API path. */
+static void test_endpoint_with_query_is_einval(void)
+{
+	struct ais_options o = AIS_OPTIONS_INIT;
+
+	o.endpoint = "http://127.0.0.1:1/?x=1#frag";
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ais_open("ais://b/o", &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "endpoint"));
+	o.endpoint = "ftp://127.0.0.1:1";
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ais_open("ais://b/o", &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+}
+
 static void test_malformed_env_boolean_is_einval(void)
 {
 	setenv("AIS_SKIP_VERIFY_CRT", "maybe", 1);
@@ -337,6 +378,10 @@ int register_url_suite(void)
 		{ "namespace goes in the query", test_namespace_goes_in_query },
 		{ "object name keeps slashes and encodes the rest",
 		  test_object_name_keeps_slashes_and_encodes_the_rest },
+		{ "dot segments reach the server as names",
+		  test_dot_segments_reach_the_server_as_names },
+		{ "endpoint with a query or another scheme is EINVAL",
+		  test_endpoint_with_query_is_einval },
 		{ "malformed env boolean is EINVAL",
 		  test_malformed_env_boolean_is_einval },
 		{ "malformed read-ahead env is EINVAL",
