@@ -16,6 +16,10 @@
  *   503       read the request head, answer 503, close; no upstream contact
  *   close     close at once
  *   delay:MS  wait MS ms before connecting upstream, then pass
+ *   norange   drop the Range header from the first request head, then pass:
+ *             the server answers a ranged request with 200 and the whole
+ *             body, as one that ignores Range does (later requests on the
+ *             same connection go through unchanged)
  * -l appends "K ACTION METHOD PATH range=VALUE" ('-' if absent) per connection,
  * from its first request head.  SIGTERM/SIGINT exit 0; bad arguments exit 2.
  */
@@ -45,7 +49,7 @@
 
 enum action_kind {
 	ACTION_PASS, ACTION_CUT, ACTION_RESET, ACTION_STALL,
-	ACTION_503, ACTION_CLOSE, ACTION_DELAY,
+	ACTION_503, ACTION_CLOSE, ACTION_DELAY, ACTION_NORANGE,
 };
 
 struct action {
@@ -66,6 +70,7 @@ static const struct {
 	{ "503", ACTION_503, false },
 	{ "close", ACTION_CLOSE, false },
 	{ "delay", ACTION_DELAY, true },
+	{ "norange", ACTION_NORANGE, false },
 };
 
 #define ACTION_NAME_COUNT (sizeof action_names / sizeof action_names[0])
@@ -348,6 +353,31 @@ static void log_connection(const struct connection *connection, struct request_s
 	pthread_mutex_unlock(&log_lock);
 }
 
+/* Removes every "name:" line after the request line, up to the blank line
+ * that ends the head; returns the new length. */
+static size_t drop_header(char *head, size_t length, const char *name)
+{
+	size_t name_length = strlen(name);
+	char *end = head + length;
+	char *cursor = (char *)line_end(head, end);	/* at the CRLF before a line */
+
+	while (end - cursor >= 2) {
+		char *line = cursor + 2;
+		char *eol = (char *)line_end(line, end);
+
+		if (eol == end || eol == line)
+			break;
+		if ((size_t)(eol - line) > name_length && line[name_length] == ':' &&
+		    strncasecmp(line, name, name_length) == 0) {
+			memmove(line, eol + 2, (size_t)(end - eol - 2));
+			end -= eol + 2 - line;
+			continue;
+		}
+		cursor = eol;
+	}
+	return (size_t)(end - head);
+}
+
 enum relay_end { RELAY_SIDE_CLOSED, RELAY_LIMIT_REACHED };
 
 /* Forwards both ways until a side closes or `limit` bytes (NO_LIMIT: never) reached the client. */
@@ -434,6 +464,8 @@ static void serve_request(struct connection *connection)
 	}
 	if (connection->action.kind == ACTION_DELAY)
 		sleep_milliseconds(connection->action.amount);
+	if (connection->action.kind == ACTION_NORANGE)
+		head_length = drop_header(head, head_length, "range");
 	connection->upstream_fd = connect_upstream();
 	if (connection->upstream_fd < 0) {
 		fprintf(stderr, "faultproxy: connection %lu: upstream port %d: %s\n",
@@ -561,7 +593,7 @@ int main(int argc, char **argv)
 	if (!parse_arguments(argc, argv)) {
 		fprintf(stderr, "usage: faultproxy -u UPSTREAM_PORT [-l LOGFILE] SCHEDULE\n"
 			"  SCHEDULE: comma-separated pass, cut:N, reset:N, stall:N, 503, close,\n"
-			"  delay:MS; a trailing '*' repeats the last action\n");
+			"  delay:MS, norange; a trailing '*' repeats the last action\n");
 		return 2;
 	}
 	install_signal_handlers();

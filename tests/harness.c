@@ -1470,6 +1470,15 @@ int harness_restore(const char *name)
 	return install_object(spec->name, spec->generate, spec->seed, spec->size, ORIGINAL_MTIME);
 }
 
+int harness_add_object(const char *name, unsigned seed, uint64_t size)
+{
+	if (!harness.running)
+		return fail("harness_add_object needs harness_start first");
+	if (!valid_object_name(name) || find_object_spec(name))
+		return fail("bad or reserved object name: %s", name ? name : "(null)");
+	return install_object(name, write_random, seed, size, ORIGINAL_MTIME);
+}
+
 /* ---- tools: the fault proxy and the lying server -------------------------- */
 
 /* $ENV, else the tool of that name in the directory of the running test

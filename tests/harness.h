@@ -38,6 +38,7 @@
 #define AISFILE_TESTS_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Object names served at http://127.0.0.1:PORT/NAME */
@@ -87,6 +88,14 @@ unsigned char *harness_object(const char *name, size_t *len);
 int harness_replace(const char *name, unsigned seed);
 /* Put back the object's original content and mtime (as at start).  0 or -1. */
 int harness_restore(const char *name);
+/*
+ * Generate object name (a plain file name, not one of the objects above):
+ * size pseudo-random bytes from seed, with the mtime harness_start() gives
+ * its own objects, installed atomically as harness_replace() does.  Calling
+ * it again with the same seed puts the original back after a
+ * harness_replace().  Needs harness_start().  0 or -1.
+ */
+int harness_add_object(const char *name, unsigned seed, uint64_t size);
 
 struct proxy {
 	pid_t pid;
