@@ -48,17 +48,28 @@ typedef struct ais_client ais_client;
 /*
  * Tuning.  A field left at 0 (or NULL) takes its value from the environment
  * where a variable is named below, else the built-in default; a value set here
- * wins over the environment.  Zero-initialise the struct (AIS_OPTIONS_INIT)
+ * wins over the environment.  Initialise the struct with AIS_OPTIONS_INIT
  * and set only what you need.  Passing NULL options to ais_open() is the same
- * as passing a zeroed struct.
+ * as passing AIS_OPTIONS_INIT.
+ *
+ * The struct grows at its end as the library learns new settings; size
+ * tells the library which fields a program knows, so a program built
+ * against an older header keeps working with a newer library.  A program
+ * built against a newer header that sets a field the library does not know
+ * gets EINVAL.
  */
 struct ais_options {
+	/* sizeof(struct ais_options) as the program was compiled; set by
+	 * AIS_OPTIONS_INIT.  0 (a struct zeroed by hand) means this header's
+	 * size. */
+	size_t size;
 	/* Time to establish a connection.  Env AIS_CONNECT_TIMEOUT (seconds).
 	 * Default 10000 ms. */
 	long connect_timeout_ms;
 	/* A request that delivers no byte for this long is treated as broken and
-	 * resumed (stall detection).  Env AIS_READ_TIMEOUT (seconds).  Default
-	 * 30000 ms. */
+	 * resumed (stall detection); its reply header must be complete within
+	 * connect_timeout_ms + read_timeout_ms of sending it.  Env
+	 * AIS_READ_TIMEOUT (seconds).  Default 30000 ms. */
 	long read_timeout_ms;
 	/* Consecutive failed attempts allowed before a read fails with EIO.  An
 	 * attempt that delivers at least one byte resets the count.  -1 means
@@ -129,9 +140,18 @@ struct ais_options {
 	 * a stream keeps one buffer of at most 256 KiB, so no stream stalls.
 	 * Env AIS_MEMORY_LIMIT (as AIS_READAHEAD).  Default 256 MiB. */
 	size_t memory_limit;
+	/* A transfer that brings fewer bytes per second than this over a
+	 * read_timeout_ms window starves and is replaced (resumed), as one that
+	 * stalls is.  -1 turns the check off.  Env AIS_MIN_SPEED (bytes per
+	 * second, K/M/G allowed; 0 means off).  Default 1024. */
+	long min_speed;
 };
 
-#define AIS_OPTIONS_INIT {0}
+#ifdef __cplusplus
+#define AIS_OPTIONS_INIT { sizeof(struct ais_options) }
+#else
+#define AIS_OPTIONS_INIT { .size = sizeof(struct ais_options) }
+#endif
 
 /* Counters of one stream, read with ais_stats(). */
 struct ais_stats {

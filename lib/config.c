@@ -294,14 +294,63 @@ static int resolve_security(struct ais_config *cfg,
 	                        errlen);
 }
 
-int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
+/* The caller's options as this library's struct: the fields a shorter
+ * (older) struct lacks stay 0, and fields of a longer (newer) one that this
+ * library does not know must be 0, or the caller would be silently ignored.
+ * Returns 0, or -1 with EINVAL. */
+static int copy_options(struct ais_options *out, const struct ais_options *in,
+                        char *err, size_t errlen)
+{
+	size_t size = in->size ? in->size : sizeof(*out);
+	const unsigned char *bytes = (const unsigned char *)in;
+
+	memset(out, 0, sizeof(*out));
+	if (size < offsetof(struct ais_options, connect_timeout_ms)) {
+		snprintf(err, errlen, "options.size %zu is too small: initialise "
+		         "the struct with AIS_OPTIONS_INIT", size);
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = sizeof(*out); i < size; i++) {
+		if (bytes[i]) {
+			snprintf(err, errlen, "options set a field at byte %zu that "
+			         "this libaisfile %s does not know (options.size "
+			         "%zu, known %zu)", i, PACKAGE_VERSION, size,
+			         sizeof(*out));
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	memcpy(out, in, size < sizeof(*out) ? size : sizeof(*out));
+	out->size = sizeof(*out);
+	return 0;
+}
+
+/* Bytes per second a transfer must bring: option, else AIS_MIN_SPEED, else
+ * 1 KiB/s; -1 or 0 in the environment turn the check off. */
+static int pick_min_speed(long set, long *out, char *err, size_t errlen)
+{
+	size_t from_env = 1024;
+
+	if (set) {
+		*out = set < 0 ? 0 : set;
+		return 0;
+	}
+	if (env_bytes("AIS_MIN_SPEED", &from_env, err, errlen) < 0)
+		return -1;
+	*out = (long)from_env;
+	return 0;
+}
+
+int config_resolve(struct ais_config *cfg, const struct ais_options *given,
                    char *err, size_t errlen)
 {
-	static const struct ais_options none = AIS_OPTIONS_INIT;
+	struct ais_options copy = AIS_OPTIONS_INIT;
+	const struct ais_options *opts = &copy;
 
-	if (!opts)
-		opts = &none;
 	memset(cfg, 0, sizeof(*cfg));
+	if (given && copy_options(&copy, given, err, errlen) < 0)
+		return -1;
 	cfg->connect_timeout_ms = pick_ms(opts->connect_timeout_ms,
 	                                  "AIS_CONNECT_TIMEOUT", 10000, err, errlen);
 	cfg->read_timeout_ms = pick_ms(opts->read_timeout_ms, "AIS_READ_TIMEOUT",
@@ -329,6 +378,7 @@ int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
 	                errlen) < 0 ||
 	    resolve_security(cfg, opts, err, errlen) < 0 ||
 	    resolve_readahead(cfg, opts, err, errlen) < 0 ||
+	    pick_min_speed(opts->min_speed, &cfg->min_speed, err, errlen) < 0 ||
 	    copy_headers(cfg, opts->headers, err, errlen) < 0) {
 		int e = errno;
 

@@ -33,6 +33,8 @@
 /* How long the end of a bounded request may take to read, rather than
  * closing its connection. */
 #define DRAIN_MAX_MS 500
+/* The bytes an attempt must bring to clear the failures before it. */
+#define PROGRESS_BYTES (64 * 1024)
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -341,7 +343,10 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 	                          memory_order_relaxed);
 	atomic_fetch_add_explicit(&f->obj->stats.bytes_discarded, drop,
 	                          memory_order_relaxed);
-	if (keep)
+	/* An attempt that brings something worth having is progress: the
+	 * failures before it no longer count.  A trickle is not. */
+	f->attempt_bytes += keep;
+	if (f->attempt_bytes >= PROGRESS_BYTES)
 		f->failures = 0;
 	return n;
 }
@@ -405,6 +410,7 @@ static int start_request(struct fetcher *f)
 		return fetch_fail(f, ENOMEM, "out of memory starting a request");
 	free(f->req_url);
 	f->req_url = url;
+	f->attempt_bytes = 0;
 	if (send_request(f) < 0)
 		return -1;
 	f->request_started_ms = ais_now_ms();

@@ -38,6 +38,14 @@ struct http_conn {
 	int reply_error;      /* what on_reply returned */
 	bool progressed;      /* bytes arrived during this http_pump */
 	int64_t last_activity_ms;
+	/* Time limits beyond the stall: the reply header must be whole soon
+	 * after the request, and the body must keep a minimum speed over each
+	 * window of read_timeout_ms the transfer is driven. */
+	int64_t started_ms;
+	bool headers_done;
+	int64_t window_start_ms;
+	uint64_t window_bytes;
+	int64_t pump_left_ms; /* when the last http_pump returned */
 	char error_body[ERROR_BODY_MAX];
 	size_t error_body_len;
 	char curl_error[CURL_ERROR_SIZE];
@@ -174,6 +182,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	size_t len = size * n;
 
 	c->last_activity_ms = ais_now_ms();
+	if (len <= 2 && (*p == '\r' || *p == '\n')) {
+		/* The blank line ends a header block: the body's speed counts
+		 * from here. */
+		c->headers_done = true;
+		c->window_start_ms = c->last_activity_ms;
+		c->window_bytes = 0;
+	}
 	http_parse_header(&c->reply, p, len);
 	return len;
 }
@@ -199,6 +214,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 	size_t len = size * n, taken;
 
 	c->last_activity_ms = ais_now_ms();
+	c->headers_done = true;
+	c->window_bytes += len;
 	deliver_reply(c);
 	if (c->reply_error)
 		return 0; /* CURLE_WRITE_ERROR ends the request */
@@ -436,7 +453,10 @@ int http_start(struct http_conn *c, const struct ais_config *cfg,
 	c->paused = false;
 	c->error_body_len = 0;
 	c->curl_error[0] = '\0';
-	c->last_activity_ms = ais_now_ms();
+	c->last_activity_ms = c->started_ms = c->window_start_ms = ais_now_ms();
+	c->pump_left_ms = c->started_ms;
+	c->headers_done = false;
+	c->window_bytes = 0;
 	if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
 		errno = ENOMEM;
 		return -1;
@@ -544,17 +564,54 @@ static bool check_done(struct http_conn *c, struct http_result *res)
 	return false;
 }
 
+/* End the request as timed out, saying why. */
+static bool time_out(struct http_conn *c, struct http_result *res,
+                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool time_out(struct http_conn *c, struct http_result *res,
+                     const char *fmt, ...)
+{
+	va_list ap;
+
+	reset_result(res);
+	res->code = CURLE_OPERATION_TIMEDOUT;
+	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res->status);
+	va_start(ap, fmt);
+	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+	va_end(ap);
+	http_abort(c);
+	return true;
+}
+
 static bool stalled(struct http_conn *c, struct http_result *res)
 {
 	if (c->paused || ais_now_ms() - c->last_activity_ms < c->cfg->read_timeout_ms)
 		return false;
-	reset_result(res);
-	res->code = CURLE_OPERATION_TIMEDOUT;
-	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res->status);
-	snprintf(res->detail, sizeof(res->detail), "no data for %ld ms",
-	         c->cfg->read_timeout_ms);
-	http_abort(c);
-	return true;
+	return time_out(c, res, "no data for %ld ms", c->cfg->read_timeout_ms);
+}
+
+/* A server that trickles (a header line, a byte) at a time resets the
+ * stall timer forever: bound the header, and ask the body for a minimum
+ * speed. */
+static bool starving(struct http_conn *c, struct http_result *res)
+{
+	const struct ais_config *cfg = c->cfg;
+	int64_t now = ais_now_ms(), span = now - c->window_start_ms;
+	long header_limit = cfg->connect_timeout_ms + cfg->read_timeout_ms;
+
+	if (!c->headers_done && now - c->started_ms >= header_limit)
+		return time_out(c, res, "no complete reply header within %ld ms",
+		                header_limit);
+	if (!c->headers_done || c->paused || cfg->min_speed <= 0 ||
+	    span < cfg->read_timeout_ms)
+		return false;
+	if (c->window_bytes * 1000 < (uint64_t)cfg->min_speed * (uint64_t)span)
+		return time_out(c, res, "%llu bytes in %lld ms, less than the "
+		                "minimum of %ld bytes/s",
+		                (unsigned long long)c->window_bytes, (long long)span,
+		                cfg->min_speed);
+	c->window_start_ms = now;
+	c->window_bytes = 0;
+	return false;
 }
 
 enum http_pump_result http_pump(struct http_conn *c, long timeout_ms,
@@ -571,19 +628,29 @@ enum http_pump_result http_pump(struct http_conn *c, long timeout_ms,
 		c->last_activity_ms = ais_now_ms();
 		curl_easy_pause(c->easy, CURLPAUSE_CONT);
 	}
+	/* Time the caller spent away from the transfer does not count
+	 * against its speed. */
+	if (ais_now_ms() - c->pump_left_ms > POLL_SLICE_MS) {
+		c->window_start_ms = ais_now_ms();
+		c->window_bytes = 0;
+	}
 	for (;;) {
 		curl_multi_perform(c->multi, &running);
 		if (check_done(c, res))
 			return HTTP_PUMP_DONE;
+		if (starving(c, res))
+			return HTTP_PUMP_DONE;
 		if (c->paused || c->progressed)
-			return HTTP_PUMP_RUNNING;
+			break;
 		if (stalled(c, res))
 			return HTTP_PUMP_DONE;
 		long left = (long)(deadline - ais_now_ms());
 		if (left <= 0)
-			return HTTP_PUMP_RUNNING;
+			break;
 		curl_multi_poll(c->multi, NULL, 0,
 		                left < POLL_SLICE_MS ? (int)left : POLL_SLICE_MS,
 		                NULL);
 	}
+	c->pump_left_ms = ais_now_ms();
+	return HTTP_PUMP_RUNNING;
 }

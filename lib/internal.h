@@ -38,6 +38,7 @@ struct ais_config {
 	int connections;
 	size_t part_size;
 	size_t memory_limit;    /* for a client */
+	long min_speed;         /* bytes/s; 0: no check */
 	struct curl_slist *headers;
 	char *endpoint;
 	char *token;     /* NULL when none */
@@ -229,6 +230,7 @@ struct fetcher {
 	enum request_reason next_reason;
 	/* Retry state: consecutive failed attempts since the last byte. */
 	int failures;
+	size_t attempt_bytes;   /* kept from the request in flight */
 	int64_t request_started_ms;
 	int64_t first_failure_ms;
 	unsigned int jitter_seed;

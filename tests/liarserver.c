@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "liarserver.h"
@@ -305,6 +306,52 @@ static void serve_not_found(int fd)
 	send_all(fd, text, sizeof(text) - 1);
 }
 
+static void pause_trickle(void)
+{
+	struct timespec ts = { 0, LIAR_TRICKLE_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* At most a minute of trickling, should a client never leave. */
+#define TRICKLE_STEPS (60 * 1000 / LIAR_TRICKLE_MS)
+
+static void serve_header_trickle(int fd)
+{
+	char line[64];
+
+	static const char status[] = "HTTP/1.1 206 Partial Content\r\n";
+
+	if (!send_all(fd, status, sizeof(status) - 1))
+		return;
+	for (int i = 0; i < TRICKLE_STEPS; i++) {
+		pause_trickle();
+		snprintf(line, sizeof(line), "X-Trickle-%d: %d\r\n", i, i);
+		if (!send_all(fd, line, strlen(line)))
+			return;
+	}
+}
+
+static void serve_body_trickle(int fd, const struct request *rq)
+{
+	int64_t from, to;
+
+	if (!honest_range(rq, LIAR_TRICKLE_SIZE, &from, &to)) {
+		send_416(fd, "1048576");
+		return;
+	}
+	send_head(fd, "206 Partial Content",
+	          "Content-Range: bytes %" PRId64 "-%" PRId64 "/%d\r\n"
+	          "Content-Length: %" PRId64 "\r\nETag: \"t1\"\r\n", from, to,
+	          LIAR_TRICKLE_SIZE, to - from + 1);
+	for (int i = 0; i < TRICKLE_STEPS && from <= to; i++, from++) {
+		if (!send_object(fd, 1, from, 1, false))
+			return;
+		pause_trickle();
+	}
+}
+
 static void serve(int fd, const struct request *rq)
 {
 	const char *p = rq->path;
@@ -323,6 +370,10 @@ static void serve(int fd, const struct request *rq)
 		serve_empty_416(fd, rq);
 	else if (!strcmp(p, LIAR_RANGE_CKSUM))
 		serve_range_checksum(fd, rq);
+	else if (!strcmp(p, LIAR_HEADER_TRICKLE))
+		serve_header_trickle(fd);
+	else if (!strcmp(p, LIAR_BODY_TRICKLE))
+		serve_body_trickle(fd, rq);
 	else if (!strcmp(p, LIAR_UNKNOWN_416))
 		serve_unknown(fd, rq, false);
 	else if (!strcmp(p, LIAR_UNKNOWN_CUT_AT_END))

@@ -58,6 +58,17 @@ static inline unsigned char liar_byte(int version, int64_t off)
 #define LIAR_RANGE_CKSUM "/range-checksum"
 #define LIAR_RANGE_CKSUM_SIZE (3 << 20)
 
+/* A status line, then one header line every LIAR_TRICKLE_MS, never the
+ * blank line that ends the header block (until the client leaves, or a
+ * minute). */
+#define LIAR_HEADER_TRICKLE "/header-trickle"
+/* An honest 206 header for an object of LIAR_TRICKLE_SIZE, then one byte
+ * of version 1 every LIAR_TRICKLE_MS (until the client leaves, or a
+ * minute). */
+#define LIAR_BODY_TRICKLE "/body-trickle"
+#define LIAR_TRICKLE_SIZE (1 << 20)
+#define LIAR_TRICKLE_MS 50
+
 /* A zero-length object: a ranged GET gets 416 "Content-Range: bytes * /0"
  * (as RFC 9110 says), an unranged one 200 with Content-Length 0. */
 #define LIAR_EMPTY_416 "/empty-416"

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "liarserver.h"
 #include "suites.h"
@@ -140,6 +141,83 @@ static void test_range_checksums_are_not_a_change(void)
 	free(r.bytes);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Options that give up after two attempts of a trickle. */
+static struct ais_options trickle_options(void)
+{
+	struct ais_options o = fast_options();
+
+	o.max_retries = 1;
+	o.retry_time_ms = 20000;
+	return o;
+}
+
+/* Header lines every 50 ms reset the stall timer forever: the header block
+ * must be whole within connect + read timeout, so two attempts end in about
+ * 2 x 3 s, not never. */
+static void test_trickled_headers_give_up_in_time(void)
+{
+	struct ais_options o = trickle_options();
+	int64_t start = now_ms(), took;
+	ais_stream *s;
+
+	errno = 0;
+	s = ais_open(liar(LIAR_HEADER_TRICKLE), &o);
+	took = now_ms() - start;
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_EQUAL(errno, EIO);
+	assert_message_has(ais_last_error(), "no complete reply header");
+	CU_ASSERT(took >= 2 * (o.connect_timeout_ms + o.read_timeout_ms));
+	CU_ASSERT(took < 12000);
+	ais_close(s);
+}
+
+/* One byte every 50 ms is never a stall, but far below 1 KiB/s: the
+ * transfer is replaced, and past the budget the read fails in time. */
+static void test_trickled_body_is_too_slow(void)
+{
+	struct ais_options o = trickle_options();
+	int64_t start = now_ms(), took;
+	struct reading r;
+
+	read_whole(liar(LIAR_BODY_TRICKLE), &o, &r);
+	took = now_ms() - start;
+	CU_ASSERT_EQUAL(r.err, EIO);
+	assert_message_has(r.msg, "minimum of 1024 bytes/s");
+	CU_ASSERT(is_version(1, 0, r.bytes, r.len));
+	CU_ASSERT(took < 12000);
+	free(r.bytes);
+}
+
+/* With the check off, the same trickle goes on without a failure. */
+static void test_min_speed_off_lets_a_trickle_run(void)
+{
+	struct ais_options o = trickle_options();
+	unsigned char got[40];
+	size_t have = 0;
+	ais_stream *s;
+
+	o.min_speed = -1;
+	s = ais_open(liar(LIAR_BODY_TRICKLE), &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	/* 40 bytes take 2 s, two read-timeout windows. */
+	while (have < sizeof(got)) {
+		ssize_t n = ais_read(s, got + have, sizeof(got) - have);
+
+		CU_ASSERT_FATAL(n > 0);
+		have += (size_t)n;
+	}
+	CU_ASSERT(is_version(1, 0, got, have));
+	ais_close(s);
+}
+
 static void test_empty_object_answered_416_is_empty(void)
 {
 	ais_stream *s = ais_open(liar(LIAR_EMPTY_416), NULL);
@@ -262,6 +340,11 @@ int register_hostile_suite(void)
 		  test_empty_object_answered_416_is_empty },
 		{ "range checksums of AIStore are not a change",
 		  test_range_checksums_are_not_a_change },
+		{ "trickled headers give up in time",
+		  test_trickled_headers_give_up_in_time },
+		{ "trickled body is too slow", test_trickled_body_is_too_slow },
+		{ "min_speed -1 lets a trickle run",
+		  test_min_speed_off_lets_a_trickle_run },
 		{ "416 without size invents no size",
 		  test_416_without_size_invents_no_size },
 		{ "416 after a break at the end is the end",

@@ -4,6 +4,7 @@
  * endpoint.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,6 +295,55 @@ static void test_endpoint_with_query_is_einval(void)
 	CU_ASSERT_EQUAL(errno, EINVAL);
 }
 
+/* A program built against an older header passes a shorter struct: the
+ * library reads none of the fields past its size (here they hold bytes
+ * that would crash it as pointers). */
+static void test_options_of_an_older_program_are_read_to_their_size(void)
+{
+	const struct ais_options init = AIS_OPTIONS_INIT;
+	size_t older = offsetof(struct ais_options, headers);
+	struct ais_options *o = malloc(sizeof(*o));
+	ais_stream *s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	memset(o, 0xa5, sizeof(*o));
+	memcpy(o, &init, older);
+	o->size = older;
+	s = ais_open(url_of("/text.txt"), o);
+	CU_ASSERT_PTR_NOT_NULL(s);
+	ais_close(s);
+	free(o);
+}
+
+/* A program built against a newer header passes a longer struct: fields
+ * this library does not know must be unset, or it says so. */
+static void test_options_of_a_newer_program_must_not_set_unknown_fields(void)
+{
+	const struct ais_options init = AIS_OPTIONS_INIT;
+	size_t newer = sizeof(init) + 16;
+	unsigned char *buf = calloc(1, newer);
+	struct ais_options *o = (struct ais_options *)buf;
+	ais_stream *s;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	memcpy(buf, &init, sizeof(init));
+	o->size = newer;
+	s = ais_open(url_of("/text.txt"), o);
+	CU_ASSERT_PTR_NOT_NULL(s);
+	ais_close(s);
+	buf[sizeof(init) + 3] = 1;
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ais_open(url_of("/text.txt"), o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "does not know"));
+	o->size = 4;
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ais_open(url_of("/text.txt"), o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "AIS_OPTIONS_INIT"));
+	free(buf);
+}
+
 static void test_malformed_env_boolean_is_einval(void)
 {
 	setenv("AIS_SKIP_VERIFY_CRT", "maybe", 1);
@@ -378,6 +428,10 @@ int register_url_suite(void)
 		{ "namespace goes in the query", test_namespace_goes_in_query },
 		{ "object name keeps slashes and encodes the rest",
 		  test_object_name_keeps_slashes_and_encodes_the_rest },
+		{ "options of an older program are read to their size",
+		  test_options_of_an_older_program_are_read_to_their_size },
+		{ "options of a newer program must not set unknown fields",
+		  test_options_of_a_newer_program_must_not_set_unknown_fields },
 		{ "dot segments reach the server as names",
 		  test_dot_segments_reach_the_server_as_names },
 		{ "endpoint with a query or another scheme is EINVAL",
