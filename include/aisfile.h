@@ -96,7 +96,8 @@ struct ais_options {
 	 * memory (within the client's memory_limit).  Read-ahead starts only
 	 * once the object is larger than the first answer (256 KiB) and the
 	 * server honours Range.  -1 turns it off: the caller's thread does the
-	 * fetching, into one chunk_size buffer.  Env AIS_READAHEAD (bytes,
+	 * fetching, into one chunk_size buffer.  More than the client's
+	 * memory_limit counts as memory_limit.  Env AIS_READAHEAD (bytes,
 	 * with an optional K, M or G suffix; 0 means off).  Default 64 MiB. */
 	long readahead_bytes;
 	/* Parallel ranged fetching: with read-ahead on, parts of part_size

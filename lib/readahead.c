@@ -38,6 +38,7 @@
 /* What a stream may hold when the client's budget is spent. */
 #define MIN_SLOT (256 * 1024)
 #define MIN_SLOTS 2
+#define MAX_SLOTS 256
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_FETCHING, SLOT_DONE,
                   SLOT_FAILED };
@@ -583,10 +584,14 @@ struct readahead *readahead_new(struct object *obj, struct ais_client *c)
 	ra->use_workers = cfg->readahead_bytes > 0 && cfg->connections > 1;
 	ra->part_size = ra->use_workers ? cfg->part_size : cfg->chunk_size;
 	ra->window_max = ra->use_workers ? cfg->readahead_bytes : cfg->chunk_size;
+	/* More than the client's whole budget could never be used. */
+	if (ra->window_max > c->cfg.memory_limit)
+		ra->window_max = c->cfg.memory_limit;
 	if (ra->window_max < ra->part_size)
 		ra->window_max = ra->part_size;
 	ra->nslots = ra->use_workers ?
-	             (int)(ra->window_max / ra->part_size) + MIN_SLOTS : 1;
+	             (int)min_size(ra->window_max / ra->part_size + MIN_SLOTS,
+	                           MAX_SLOTS) : 1;
 	ra->max_busy = cfg->connections;
 	ra->read_through = cfg->skip_read_through;
 	ra->window = min_size(FIRST_PART, ra->window_max);
