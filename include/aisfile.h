@@ -146,6 +146,16 @@ struct ais_options {
 	 * stalls is.  -1 turns the check off.  Env AIS_MIN_SPEED (bytes per
 	 * second, K/M/G allowed; 0 means off).  Default 1024. */
 	long min_speed;
+	/* An object whose first reply carries no validator (ETag,
+	 * Last-Modified, Ais-Version, or the checksum of the whole object)
+	 * cannot prove that the bytes of a second request belong to the same
+	 * version.  By default such a stream fetches no parallel parts, reads
+	 * on in one request (with read-ahead on, after its first 256 KiB part:
+	 * the one place two requests meet), and a break after some bytes fails
+	 * with EIO instead of resuming.  1 allows resuming and parallel parts
+	 * anyway; -1 refuses even when the environment allows.  Env AIS_RESUME_UNVALIDATED
+	 * (1/t/true/y/yes/on).  Default refuse. */
+	int resume_unvalidated;
 };
 
 #ifdef __cplusplus

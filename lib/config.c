@@ -192,11 +192,12 @@ static int pick_string(char **dst, const char *set, const char *env,
 }
 
 /* AIStore's booleans: 1/t/true/y/yes/on and 0/f/false/n/no/off. */
-static int pick_skip_verify(int set, bool *out, char *err, size_t errlen)
+static int pick_bool(int set, const char *env, bool *out, char *err,
+                     size_t errlen)
 {
 	static const char *yes[] = { "1", "t", "true", "y", "yes", "on" };
 	static const char *no[] = { "", "0", "f", "false", "n", "no", "off" };
-	const char *v = getenv("AIS_SKIP_VERIFY_CRT");
+	const char *v = getenv(env);
 
 	*out = set > 0;
 	if (set != 0 || !v)
@@ -207,8 +208,8 @@ static int pick_skip_verify(int set, bool *out, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
 		if (!strcasecmp(v, no[i]))
 			return 0;
-	snprintf(err, errlen, "AIS_SKIP_VERIFY_CRT must be a boolean "
-	         "(1/t/true/y/yes/on or 0/f/false/n/no/off), not '%s'", v);
+	snprintf(err, errlen, "%s must be a boolean "
+	         "(1/t/true/y/yes/on or 0/f/false/n/no/off), not '%s'", env, v);
 	errno = EINVAL;
 	return -1;
 }
@@ -290,8 +291,8 @@ static int resolve_security(struct ais_config *cfg,
 	    pick_string(&cfg->key_file, opts->key_file, "AIS_CRT_KEY", err,
 	                errlen) < 0)
 		return -1;
-	return pick_skip_verify(opts->skip_verify, &cfg->skip_verify, err,
-	                        errlen);
+	return pick_bool(opts->skip_verify, "AIS_SKIP_VERIFY_CRT",
+	                 &cfg->skip_verify, err, errlen);
 }
 
 /* The caller's options as this library's struct: the fields a shorter
@@ -379,6 +380,8 @@ int config_resolve(struct ais_config *cfg, const struct ais_options *given,
 	    resolve_security(cfg, opts, err, errlen) < 0 ||
 	    resolve_readahead(cfg, opts, err, errlen) < 0 ||
 	    pick_min_speed(opts->min_speed, &cfg->min_speed, err, errlen) < 0 ||
+	    pick_bool(opts->resume_unvalidated, "AIS_RESUME_UNVALIDATED",
+	              &cfg->resume_unvalidated, err, errlen) < 0 ||
 	    copy_headers(cfg, opts->headers, err, errlen) < 0) {
 		int e = errno;
 

@@ -165,6 +165,9 @@ static int check_or_fix_identity(struct fetcher *f, const struct http_reply *r,
 		o->have_identity = true;
 		atomic_store(&o->size, total);
 		atomic_store(&o->range_ok, r->status == 206);
+		atomic_store(&o->joinable, o->cfg->resume_unvalidated ||
+		             *r->etag || *r->last_modified || *r->ais_version ||
+		             (*r->ais_checksum && whole_object(r)));
 	}
 	pthread_mutex_unlock(&o->lock);
 	return rc;
@@ -398,7 +401,20 @@ static int send_request(struct fetcher *f)
 static int start_request(struct fetcher *f)
 {
 	struct object *o = f->obj;
+	int64_t from = f->off + (int64_t)f->len;
 	char *url;
+
+	/* The broken request brought bytes: the next would be joined to them
+	 * with nothing to prove they are of one version. */
+	if (f->next_reason == REQ_RESUME && from > f->req_offset &&
+	    !atomic_load(&o->joinable))
+		return fetch_fail(f, EIO, "%s: broke at byte %lld and cannot "
+		                  "resume: the server sent no ETag, Last-Modified "
+		                  "or Ais-Version, so nothing proves that the bytes "
+		                  "of a new request belong to the same version (set "
+		                  "AIS_RESUME_UNVALIDATED=1 or "
+		                  "options.resume_unvalidated to allow it)",
+		                  o->url, (long long)from);
 
 	pthread_mutex_lock(&o->lock);
 	url = strdup(o->target ? o->target : o->url);

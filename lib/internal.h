@@ -39,6 +39,7 @@ struct ais_config {
 	size_t part_size;
 	size_t memory_limit;    /* for a client */
 	long min_speed;         /* bytes/s; 0: no check */
+	bool resume_unvalidated;
 	struct curl_slist *headers;
 	char *endpoint;
 	char *token;     /* NULL when none */
@@ -189,6 +190,9 @@ struct object {
 	bool target_downgraded;      /* reached from https over http */
 	bool have_identity;
 	struct http_reply identity;  /* the first reply: size and validators */
+	/* The first reply carried a validator, or the caller allows joining
+	 * requests without one: only then do bytes of two requests meet. */
+	_Atomic bool joinable;
 	_Atomic int64_t size;        /* -1 while unknown */
 	/* One past the furthest byte any reply brought: the object has at
 	 * least this many. */

@@ -173,7 +173,8 @@ static bool have_identity(struct readahead *ra)
  * Range: a server that does not is read in one request, in order. */
 static bool workers_allowed(struct readahead *ra)
 {
-	return ra->use_workers && atomic_load(&ra->obj->range_ok);
+	return ra->use_workers && atomic_load(&ra->obj->range_ok) &&
+	       atomic_load(&ra->obj->joinable);
 }
 
 /* Queue parts from next_off while slots, memory and the window allow; the
@@ -361,6 +362,8 @@ static void fetch_slot(struct readahead *ra, struct slot *sl, struct fetcher *f)
 			break;
 		}
 		if (n < 0) {
+			/* The bytes before the failure are good: handed out first. */
+			sl->filled = f->len;
 			sl->state = SLOT_FAILED;
 			sl->err = errno;
 			snprintf(sl->errmsg, sizeof(sl->errmsg), "%s", f->errmsg);
@@ -425,7 +428,8 @@ static void caller_fill(struct readahead *ra, struct slot *sl, int64_t pos)
 		 * request until the first jump, and a server that ignores
 		 * Range is read in one request, in order. */
 		bool bounded = (!have_identity(ra) ||
-		                atomic_load(&ra->obj->range_ok)) &&
+		                (atomic_load(&ra->obj->range_ok) &&
+		                 atomic_load(&ra->obj->joinable))) &&
 		               (ra->use_workers || ra->jumps > 0);
 
 		sl->state = SLOT_FETCHING;
@@ -444,6 +448,7 @@ static void caller_fill(struct readahead *ra, struct slot *sl, int64_t pos)
 	n = fetcher_fill(f, (size_t)(pos - sl->off), sl->len);
 	pthread_mutex_lock(&c->lock);
 	if (n < 0) {
+		sl->filled = f->len; /* the bytes before the failure are good */
 		sl->state = SLOT_FAILED;
 		sl->err = errno;
 		snprintf(sl->errmsg, sizeof(sl->errmsg), "%s", f->errmsg);

@@ -260,6 +260,22 @@ static void serve_range_checksum(int fd, const struct request *rq)
 	send_object(fd, 1, from, to - from + 1, false);
 }
 
+static void serve_no_validator(int fd, const struct request *rq)
+{
+	int64_t from, to;
+
+	if (!honest_range(rq, LIAR_NOVAL_SIZE, &from, &to)) {
+		send_416(fd, "100000");
+		return;
+	}
+	send_head(fd, "206 Partial Content",
+	          "Content-Range: bytes %" PRId64 "-%" PRId64 "/%d\r\n"
+	          "Content-Length: %" PRId64 "\r\n", from, to, LIAR_NOVAL_SIZE,
+	          to - from + 1);
+	send_object(fd, 1, from, from == 0 ? LIAR_NOVAL_CUT : to - from + 1,
+	            false);
+}
+
 static void serve_empty_416(int fd, const struct request *rq)
 {
 	if (rq->ranged)
@@ -370,6 +386,8 @@ static void serve(int fd, const struct request *rq)
 		serve_empty_416(fd, rq);
 	else if (!strcmp(p, LIAR_RANGE_CKSUM))
 		serve_range_checksum(fd, rq);
+	else if (!strcmp(p, LIAR_NO_VALIDATOR))
+		serve_no_validator(fd, rq);
 	else if (!strcmp(p, LIAR_HEADER_TRICKLE))
 		serve_header_trickle(fd);
 	else if (!strcmp(p, LIAR_BODY_TRICKLE))

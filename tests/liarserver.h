@@ -69,6 +69,13 @@ static inline unsigned char liar_byte(int version, int64_t off)
 #define LIAR_TRICKLE_SIZE (1 << 20)
 #define LIAR_TRICKLE_MS 50
 
+/* An honest object of LIAR_NOVAL_SIZE with no validator at all (no ETag,
+ * Last-Modified, Ais-Version or checksum); a request from byte 0 is cut
+ * after LIAR_NOVAL_CUT body bytes. */
+#define LIAR_NO_VALIDATOR "/no-validator"
+#define LIAR_NOVAL_SIZE 100000
+#define LIAR_NOVAL_CUT 4000
+
 /* A zero-length object: a ranged GET gets 416 "Content-Range: bytes * /0"
  * (as RFC 9110 says), an unranged one 200 with Content-Length 0. */
 #define LIAR_EMPTY_416 "/empty-416"

@@ -268,11 +268,48 @@ static void test_416_after_break_at_the_end_is_the_end(void)
 	struct ais_options o = fast_options();
 	struct reading r;
 
+	o.resume_unvalidated = 1; /* the object has no validator */
 	read_whole(liar(LIAR_UNKNOWN_CUT_AT_END), &o, &r);
 	CU_ASSERT_EQUAL(r.err, 0);
 	CU_ASSERT_EQUAL(r.len, LIAR_UNKNOWN_SIZE);
 	CU_ASSERT(is_version(1, 0, r.bytes, r.len));
 	CU_ASSERT_EQUAL(r.size, LIAR_UNKNOWN_SIZE);
+	free(r.bytes);
+}
+
+/* Nothing proves that the bytes of a second request belong to the version
+ * of the first: a break is EIO, saying why and how to allow a resume. */
+static void test_no_validator_is_not_resumed_by_default(void)
+{
+	struct ais_options o = fast_options();
+	struct reading r;
+
+	read_whole(liar(LIAR_NO_VALIDATOR), &o, &r);
+	CU_ASSERT_EQUAL(r.err, EIO);
+	CU_ASSERT_EQUAL(r.len, LIAR_NOVAL_CUT);
+	CU_ASSERT(is_version(1, 0, r.bytes, r.len));
+	assert_message_has(r.msg, "AIS_RESUME_UNVALIDATED");
+	free(r.bytes);
+}
+
+static void test_no_validator_resumes_when_allowed(void)
+{
+	struct ais_options o = fast_options();
+	struct reading r;
+
+	o.resume_unvalidated = 1;
+	read_whole(liar(LIAR_NO_VALIDATOR), &o, &r);
+	CU_ASSERT_EQUAL(r.err, 0);
+	CU_ASSERT_EQUAL(r.len, LIAR_NOVAL_SIZE);
+	CU_ASSERT(is_version(1, 0, r.bytes, r.len));
+	free(r.bytes);
+	/* The environment says the same. */
+	o.resume_unvalidated = 0;
+	setenv("AIS_RESUME_UNVALIDATED", "yes", 1);
+	read_whole(liar(LIAR_NO_VALIDATOR), &o, &r);
+	unsetenv("AIS_RESUME_UNVALIDATED");
+	CU_ASSERT_EQUAL(r.err, 0);
+	CU_ASSERT_EQUAL(r.len, LIAR_NOVAL_SIZE);
 	free(r.bytes);
 }
 
@@ -349,6 +386,10 @@ int register_hostile_suite(void)
 		  test_416_without_size_invents_no_size },
 		{ "416 after a break at the end is the end",
 		  test_416_after_break_at_the_end_is_the_end },
+		{ "no validator is not resumed by default",
+		  test_no_validator_is_not_resumed_by_default },
+		{ "no validator resumes when allowed",
+		  test_no_validator_resumes_when_allowed },
 		{ "read error after bytes is reported on the next call",
 		  test_read_error_after_bytes_is_reported_on_the_next_call },
 		{ "gzip object is delivered as stored",
