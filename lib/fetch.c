@@ -285,6 +285,14 @@ static int on_reply(void *ctx, const struct http_reply *r)
 	f->reply_end = r->status == 206 ? r->range_end + 1 : -1;
 	if (r->status == 200)
 		f->req_end = -1;
+	/* Bytes past where a reply without a length ended: it was cut. */
+	if (f->confirming_end && r->status == 206 &&
+	    !atomic_load(&f->obj->joinable))
+		return refuse(f, EIO, "%s: a reply without a length ended at "
+		              "byte %lld, and the object goes on; without a "
+		              "validator the rest cannot be joined to it (set "
+		              "AIS_RESUME_UNVALIDATED=1 to allow it)",
+		              f->obj->url, (long long)f->confirm_at);
 	return 0;
 }
 
@@ -351,6 +359,8 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 	f->attempt_bytes += keep;
 	if (f->attempt_bytes >= PROGRESS_BYTES)
 		f->failures = 0;
+	if (keep)
+		f->confirming_end = false;
 	return n;
 }
 
@@ -567,6 +577,27 @@ static int refused_reply(struct fetcher *f)
 	return -1;
 }
 
+/* A reply of unknown length ended.  A 206 whose labelled range ended
+ * there, or a second look that found nothing more, is the end of the
+ * object.  A close alone is not (an HTTP/1.0 reply cut early ends the same
+ * way): ask once more from there, and only a 416 or an empty answer makes
+ * it the end. */
+static int unlabelled_end(struct fetcher *f)
+{
+	struct object *o = f->obj;
+
+	if ((f->reply_end >= 0 && f->req_next == f->reply_end) ||
+	    (f->confirming_end && f->req_next == f->confirm_at)) {
+		f->confirming_end = false;
+		atomic_store(&o->size, f->req_next);
+		return 0;
+	}
+	f->confirming_end = true;
+	f->confirm_at = f->req_next;
+	f->next_reason = REQ_PART;
+	return 0;
+}
+
 /* The request ended whole: was that the end of what it was to bring? */
 static int request_complete(struct fetcher *f)
 {
@@ -576,11 +607,8 @@ static int request_complete(struct fetcher *f)
 
 	if (f->req_end >= 0 && f->req_next >= f->req_end)
 		return 0;
-	if (size < 0) {
-		/* No length given: the end of the object is here. */
-		atomic_store(&o->size, f->req_next);
-		return 0;
-	}
+	if (size < 0)
+		return unlabelled_end(f);
 	if (f->req_next >= size)
 		return 0;
 	snprintf(why, sizeof(why), "connection closed at byte %lld of %lld",

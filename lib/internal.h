@@ -229,6 +229,10 @@ struct fetcher {
 	int64_t req_offset; /* the byte asked for */
 	int64_t req_next;   /* object offset of the next body byte on the wire */
 	int64_t req_end;    /* one past the last byte asked for; -1 open */
+	/* A reply without a length ended at confirm_at: the next request
+	 * asks whether the object ends there. */
+	bool confirming_end;
+	int64_t confirm_at;
 	int64_t reply_end;  /* one past the last byte a 206 labels; -1 for a
 	                     * 200 (set by its reply, before the body) */
 	enum request_reason next_reason;

@@ -276,6 +276,28 @@ static void serve_no_validator(int fd, const struct request *rq)
 	            false);
 }
 
+static void serve_http10(int fd, const struct request *rq, bool cut)
+{
+	char head[256];
+	int64_t from, to;
+
+	if (!honest_range(rq, LIAR_H10_SIZE, &from, &to)) {
+		send_416(fd, "*");
+		return;
+	}
+	if (from == 0)
+		snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\nETag: %s\r\n"
+		         "\r\n", LIAR_H10_ETAG);
+	else
+		snprintf(head, sizeof(head), "HTTP/1.0 206 Partial Content\r\n"
+		         "ETag: %s\r\nContent-Range: bytes %" PRId64 "-%" PRId64
+		         "/*\r\n\r\n", LIAR_H10_ETAG, from, to);
+	if (!send_all(fd, head, strlen(head)))
+		return;
+	send_object(fd, 1, from, cut && from == 0 ? LIAR_H10_CUT_AT :
+	            to - from + 1, false);
+}
+
 static void serve_empty_416(int fd, const struct request *rq)
 {
 	if (rq->ranged)
@@ -386,6 +408,10 @@ static void serve(int fd, const struct request *rq)
 		serve_empty_416(fd, rq);
 	else if (!strcmp(p, LIAR_RANGE_CKSUM))
 		serve_range_checksum(fd, rq);
+	else if (!strcmp(p, LIAR_H10_CUT))
+		serve_http10(fd, rq, true);
+	else if (!strcmp(p, LIAR_H10_WHOLE))
+		serve_http10(fd, rq, false);
 	else if (!strcmp(p, LIAR_NO_VALIDATOR))
 		serve_no_validator(fd, rq);
 	else if (!strcmp(p, LIAR_HEADER_TRICKLE))

@@ -76,6 +76,16 @@ static inline unsigned char liar_byte(int version, int64_t off)
 #define LIAR_NOVAL_SIZE 100000
 #define LIAR_NOVAL_CUT 4000
 
+/* An HTTP/1.0 server that never says a length: a request from byte 0 gets
+ * "HTTP/1.0 200" with ETag LIAR_H10_ETAG and, for LIAR_H10_CUT, only the
+ * first LIAR_H10_CUT_AT bytes before it closes; a later byte gets a 206
+ * "bytes A-B/ *" to the end, and one past the end a 416. */
+#define LIAR_H10_CUT "/http10-cut"
+#define LIAR_H10_WHOLE "/http10-whole"
+#define LIAR_H10_SIZE 300000
+#define LIAR_H10_CUT_AT 100000
+#define LIAR_H10_ETAG "\"h1\""
+
 /* A zero-length object: a ranged GET gets 416 "Content-Range: bytes * /0"
  * (as RFC 9110 says), an unranged one 200 with Content-Length 0. */
 #define LIAR_EMPTY_416 "/empty-416"

@@ -313,6 +313,51 @@ static void test_no_validator_resumes_when_allowed(void)
 	free(r.bytes);
 }
 
+/* An HTTP/1.0 reply without a length ends at a close, whether the object
+ * does or not: the stream asks once more before it calls it the end. */
+static void test_http10_reply_cut_early_is_not_the_end(void)
+{
+	struct ais_options o = fast_options();
+	struct ais_stats st;
+	ais_stream *s = ais_open(liar(LIAR_H10_CUT), &o);
+	unsigned char *got;
+	size_t len;
+	int err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	got = drain_next(s, &len, &err);
+	CU_ASSERT_EQUAL(err, 0);
+	CU_ASSERT_EQUAL(len, LIAR_H10_SIZE);
+	CU_ASSERT(is_version(1, 0, got, len));
+	CU_ASSERT_EQUAL(ais_size(s), LIAR_H10_SIZE);
+	ais_stats(s, &st);
+	/* The cut reply, then the rest: a 206 to "bytes=N-" labels the last
+	 * byte, so that end needs no third look. */
+	CU_ASSERT_EQUAL(st.requests, 2);
+	free(got);
+	ais_close(s);
+}
+
+static void test_http10_reply_whole_is_confirmed_once(void)
+{
+	struct ais_options o = fast_options();
+	struct ais_stats st;
+	ais_stream *s = ais_open(liar(LIAR_H10_WHOLE), &o);
+	unsigned char *got;
+	size_t len;
+	int err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	got = drain_next(s, &len, &err);
+	CU_ASSERT_EQUAL(err, 0);
+	CU_ASSERT_EQUAL(len, LIAR_H10_SIZE);
+	CU_ASSERT(is_version(1, 0, got, len));
+	ais_stats(s, &st);
+	CU_ASSERT_EQUAL(st.requests, 2);
+	free(got);
+	ais_close(s);
+}
+
 /* As read(2): the bytes copied before a failure come back as a short count,
  * and the failure on the next call; the call after that reads on. */
 static void test_read_error_after_bytes_is_reported_on_the_next_call(void)
@@ -386,6 +431,10 @@ int register_hostile_suite(void)
 		  test_416_without_size_invents_no_size },
 		{ "416 after a break at the end is the end",
 		  test_416_after_break_at_the_end_is_the_end },
+		{ "HTTP/1.0 reply cut early is not the end",
+		  test_http10_reply_cut_early_is_not_the_end },
+		{ "HTTP/1.0 reply whole is confirmed once",
+		  test_http10_reply_whole_is_confirmed_once },
 		{ "no validator is not resumed by default",
 		  test_no_validator_is_not_resumed_by_default },
 		{ "no validator resumes when allowed",
