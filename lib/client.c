@@ -269,8 +269,8 @@ struct ais_client *client_default(void)
 
 	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&default_lock);
-	if (!default_client && (default_client = client_new(NULL)))
-		default_client->is_default = true;
+	if (!default_client)
+		default_client = client_new(NULL);
 	if ((c = default_client))
 		client_hold(c);
 	pthread_mutex_unlock(&default_lock);

@@ -279,7 +279,6 @@ struct ais_client {
 	pthread_mutex_t lock;
 	pthread_cond_t work;         /* a part was queued, or stop */
 	int refs;                    /* the owner's, plus one per open stream */
-	bool is_default;
 	struct ais_config cfg;       /* connections, memory_limit */
 	CURLSH *share;
 	pthread_mutex_t share_lock;
