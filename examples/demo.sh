@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential autoconf automake libtool pkgconf libcurl4-openssl-dev
-	libarchive-dev libcunit1-dev nginx-light libarchive-tools curl ca-certificates)
+	libarchive-dev libxxhash-dev libssl-dev libjson-c-dev libcunit1-dev nginx-light libarchive-tools curl ca-certificates)
 FILE_COUNT=60
 CUT_BYTES=8000000
 

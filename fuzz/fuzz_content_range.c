@@ -69,8 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(line, name, sizeof(name) - 1);
 	memcpy(line + sizeof(name) - 1, data, size);
 	memcpy(line + len - 2, "\r\n", 2);
-	http_parse_header(&r, status, strlen(status));
-	http_parse_header(&r, line, len);
+	aisi_http_parse_header(&r, status, strlen(status));
+	aisi_http_parse_header(&r, line, len);
 	free(line);
 
 	assert(r.status == 0 && r.content_length == -1 &&

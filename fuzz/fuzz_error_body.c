@@ -1,5 +1,5 @@
 /*
- * fuzz_error_body.c - http_error_text() on the body of an error reply.
+ * fuzz_error_body.c - aisi_http_error_text() on the body of an error reply.
  *
  * Input: the body, kept as http.c keeps it (at most 4095 bytes, then a NUL;
  * an embedded NUL ends it early).
@@ -28,7 +28,7 @@ static void check_text(const char *body, size_t cap)
 
 	assert(out);
 	memset(out, 'x', cap);
-	http_error_text(body, out, cap);
+	aisi_http_error_text(body, out, cap);
 	assert(memchr(out, '\0', cap));
 	n = strlen(out);
 	assert(!memchr(out, '\r', n) && !memchr(out, '\n', n));

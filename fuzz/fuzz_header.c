@@ -1,5 +1,5 @@
 /*
- * fuzz_header.c - http_parse_header() on the header lines of a reply.
+ * fuzz_header.c - aisi_http_parse_header() on the header lines of a reply.
  *
  * Input: header lines separated by '\n' (each handed over with its '\n', as
  * libcurl does), starting from a reply full of garbage and a status line.
@@ -161,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct model m;
 
 	memset(&r, 0xa5, sizeof(r));
-	http_parse_header(&r, status, strlen(status));
+	aisi_http_parse_header(&r, status, strlen(status));
 	model_reset(&m);
 	check_reply(&r, &m);
 	while (p < end) {
@@ -172,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		assert(line);
 		memcpy(line, p, len);
-		http_parse_header(&r, line, len);
+		aisi_http_parse_header(&r, line, len);
 		model_line(&m, line, len);
 		free(line);
 		p += len;

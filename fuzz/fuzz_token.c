@@ -1,5 +1,5 @@
 /*
- * fuzz_token.c - config_parse_token() on the text of an AuthN token file.
+ * fuzz_token.c - aisi_config_parse_token() on the text of an AuthN token file.
  *
  * Input: the file's text, kept as read_token_file() keeps it (at most 8191
  * bytes, then a NUL; an embedded NUL ends it early).
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[keep] = '\0';
 	memset(err, 'x', sizeof(err));
 	errno = 0;
-	token = config_parse_token(text, "fuzz.json", err, sizeof(err));
+	token = aisi_config_parse_token(text, "fuzz.json", err, sizeof(err));
 	if (!token) {
 		assert(errno == EINVAL || errno == ENOMEM);
 		assert(memchr(err, '\0', sizeof(err)) && err[0]);

@@ -1,5 +1,5 @@
 /*
- * fuzz_url.c - url_resolve() on any URL, against any endpoint.
+ * fuzz_url.c - aisi_url_resolve() on any URL, against any endpoint.
  *
  * Input: "ENDPOINT\nURL" (a URL holds no control character, so the first
  * newline splits them), "\x01URL" for no endpoint, or just "URL" against
@@ -123,10 +123,10 @@ static void check_resolved(const char *url, const char *endpoint,
 	/* The result is a URL of its own normal form, but for libcurl
 	 * decoding a host ("8%2e0" becomes "8.0", which then reads as the
 	 * IPv4 address 8.0.0.0): that settles in one more step. */
-	again = url_resolve(out, endpoint, err, sizeof(err));
+	again = aisi_url_resolve(out, endpoint, err, sizeof(err));
 	assert(again);
 	if (strcmp(again, out)) {
-		char *third = url_resolve(again, endpoint, err, sizeof(err));
+		char *third = aisi_url_resolve(again, endpoint, err, sizeof(err));
 
 		assert(strchr(url, '%') || (endpoint && strchr(endpoint, '%')));
 		assert(third && !strcmp(third, again));
@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(err, 'x', sizeof(err));
 	errno = 0;
-	out = url_resolve(url, endpoint, err, sizeof(err));
+	out = aisi_url_resolve(url, endpoint, err, sizeof(err));
 	if (!out) {
 		assert(errno == EINVAL || errno == ENOMEM);
 		assert(memchr(err, '\0', sizeof(err)) && err[0] != '\0');

@@ -156,7 +156,23 @@ struct ais_options {
 	 * anyway; -1 refuses even when the environment allows.  Env AIS_RESUME_UNVALIDATED
 	 * (1/t/true/y/yes/on).  Default refuse. */
 	int resume_unvalidated;
+	/* End-to-end checksum of a whole-object read: when the server states
+	 * the checksum of the whole object (AIStore's Ais-Checksum-Type and
+	 * Ais-Checksum-Value) and the stream delivers every byte from 0 to the
+	 * end in order, the bytes are hashed on the fly and the last read fails
+	 * with EBADMSG on a mismatch instead of ending cleanly.  AIS_VERIFY_CHEAP
+	 * checks xxhash, xxhash2 and crc32c; AIS_VERIFY_ALL also md5, sha256
+	 * (AIStore's name for SHA-512/256) and sha512; AIS_VERIFY_OFF checks
+	 * nothing.  A read that is not sequential is not checked and counted
+	 * in ais_stats.checksums_skipped.  Env AIS_VERIFY (off, cheap, all).
+	 * 0 means the environment, else AIS_VERIFY_CHEAP. */
+	int verify;
 };
+
+/* Values of ais_options.verify. */
+#define AIS_VERIFY_OFF   1
+#define AIS_VERIFY_CHEAP 2
+#define AIS_VERIFY_ALL   3
 
 #ifdef __cplusplus
 #define AIS_OPTIONS_INIT { sizeof(struct ais_options) }
@@ -180,6 +196,14 @@ struct ais_stats {
 	uint64_t connections;     /* new TCP connections its requests opened
 	                           * (0 when every request found one open) */
 	uint64_t redirects;       /* redirects followed (each hop once) */
+	uint64_t checksums_verified; /* whole-object checksums computed and
+	                              * found equal to the server's */
+	uint64_t checksums_skipped;  /* checksums the server stated that were
+	                              * not checked: the read was not
+	                              * sequential, or the type is off */
+	/* Room for counters of later versions, so that the struct keeps its
+	 * size and a binary built against this header keeps working; zero. */
+	uint64_t reserved[6];
 };
 
 /*

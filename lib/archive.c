@@ -62,7 +62,7 @@ AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
 	ais_stream *s;
 
 	if (!a) {
-		ais_fail(NULL, EINVAL, "ais_archive_open: archive is NULL");
+		aisi_fail(NULL, EINVAL, "ais_archive_open: archive is NULL");
 		return ARCHIVE_FATAL;
 	}
 	s = ais_open(url, opts);

@@ -26,12 +26,12 @@ static void init_curl(void)
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int ais_curl_init(void)
+int aisi_curl_init(void)
 {
 	pthread_once(&curl_once, init_curl);
 	if (curl_init_result == CURLE_OK)
 		return 0;
-	return ais_fail(NULL, EIO, "libcurl failed to initialise: %s",
+	return aisi_fail(NULL, EIO, "libcurl failed to initialise: %s",
 	                curl_easy_strerror(curl_init_result));
 }
 
@@ -87,7 +87,7 @@ static void *worker_main(void *arg)
 	memset(&f, 0, sizeof(f));
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
-		if (readahead_work(c, &f))
+		if (aisi_readahead_work(c, &f))
 			continue;
 		c->idle_threads++;
 		pthread_cond_wait(&c->work, &c->lock);
@@ -97,7 +97,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int client_want_worker(struct ais_client *c)
+int aisi_client_want_worker(struct ais_client *c)
 {
 	int max = c->cfg.connections;
 
@@ -130,33 +130,33 @@ static void stop_workers(struct ais_client *c)
 
 /* ---- the connection pool ---------------------------------------------------------- */
 
-struct http_conn *client_conn_take_locked(struct ais_client *c)
+struct http_conn *aisi_client_conn_take_locked(struct ais_client *c)
 {
 	return c->nidle > 0 ? c->idle[--c->nidle] : NULL;
 }
 
-struct http_conn *client_conn_get(struct ais_client *c)
+struct http_conn *aisi_client_conn_get(struct ais_client *c)
 {
 	struct http_conn *conn;
 
 	pthread_mutex_lock(&c->lock);
-	conn = client_conn_take_locked(c);
+	conn = aisi_client_conn_take_locked(c);
 	pthread_mutex_unlock(&c->lock);
-	return conn ? conn : http_conn_new(c->share);
+	return conn ? conn : aisi_http_conn_new(c->share);
 }
 
-void client_conn_put(struct ais_client *c, struct http_conn *conn)
+void aisi_client_conn_put(struct ais_client *c, struct http_conn *conn)
 {
 	if (!conn)
 		return;
-	http_abort(conn);
+	aisi_http_abort(conn);
 	pthread_mutex_lock(&c->lock);
 	if (c->nidle < c->cfg.connections) {
 		c->idle[c->nidle++] = conn;
 		conn = NULL;
 	}
 	pthread_mutex_unlock(&c->lock);
-	http_conn_free(conn);
+	aisi_http_conn_free(conn);
 }
 
 /* ---- life ---------------------------------------------------------------------------- */
@@ -165,26 +165,26 @@ static void client_destroy(struct ais_client *c)
 {
 	stop_workers(c);
 	for (int i = 0; i < c->nidle; i++)
-		http_conn_free(c->idle[i]);
+		aisi_http_conn_free(c->idle[i]);
 	free(c->idle);
 	free(c->threads);
 	if (c->share)
 		curl_share_cleanup(c->share);
-	config_release(&c->cfg);
+	aisi_config_release(&c->cfg);
 	pthread_cond_destroy(&c->work);
 	pthread_mutex_destroy(&c->share_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
-void client_hold(struct ais_client *c)
+void aisi_client_hold(struct ais_client *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->refs++;
 	pthread_mutex_unlock(&c->lock);
 }
 
-void client_release(struct ais_client *c)
+void aisi_client_release(struct ais_client *c)
 {
 	int left;
 
@@ -202,21 +202,21 @@ static struct ais_client *client_new(const struct ais_options *opts)
 	char err[AIS_ERRMSG_MAX];
 	struct ais_client *c;
 
-	if (ais_curl_init() < 0)
+	if (aisi_curl_init() < 0)
 		return NULL;
 	if (!(c = calloc(1, sizeof(*c)))) {
-		ais_fail(NULL, ENOMEM, "out of memory");
+		aisi_fail(NULL, ENOMEM, "out of memory");
 		return NULL;
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->share_lock, NULL);
 	pthread_cond_init(&c->work, NULL);
 	c->refs = 1;
-	if (config_resolve(&c->cfg, opts, err, sizeof(err)) < 0) {
+	if (aisi_config_resolve(&c->cfg, opts, err, sizeof(err)) < 0) {
 		int e = errno;
 
 		client_destroy(c);
-		ais_fail(NULL, e, "%s", err);
+		aisi_fail(NULL, e, "%s", err);
 		return NULL;
 	}
 	/* A stream fetches on 4 connections by default, a client serves
@@ -227,7 +227,7 @@ static struct ais_client *client_new(const struct ais_options *opts)
 	c->share = share_new(c);
 	if (!c->idle || !c->share) {
 		client_destroy(c);
-		ais_fail(NULL, ENOMEM, "out of memory");
+		aisi_fail(NULL, ENOMEM, "out of memory");
 		return NULL;
 	}
 	return c;
@@ -240,7 +240,7 @@ AIS_EXPORT ais_client *ais_client_new(const struct ais_options *opts)
 
 AIS_EXPORT void ais_client_free(ais_client *c)
 {
-	client_release(c);
+	aisi_client_release(c);
 }
 
 /* ---- the default client ------------------------------------------------------------ */
@@ -263,7 +263,7 @@ static void register_atfork(void)
 	pthread_atfork(NULL, NULL, forget_default_in_child);
 }
 
-struct ais_client *client_default(void)
+struct ais_client *aisi_client_default(void)
 {
 	struct ais_client *c;
 
@@ -272,7 +272,7 @@ struct ais_client *client_default(void)
 	if (!default_client)
 		default_client = client_new(NULL);
 	if ((c = default_client))
-		client_hold(c);
+		aisi_client_hold(c);
 	pthread_mutex_unlock(&default_lock);
 	return c;
 }
@@ -282,7 +282,7 @@ struct ais_client *client_default(void)
 __attribute__((destructor)) static void release_default(void)
 {
 	pthread_mutex_lock(&default_lock);
-	client_release(default_client);
+	aisi_client_release(default_client);
 	default_client = NULL;
 	pthread_mutex_unlock(&default_lock);
 }

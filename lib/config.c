@@ -216,7 +216,7 @@ static int pick_bool(int set, const char *env, bool *out, char *err,
 
 /* A small, strict reader, since the file is AuthN's own output and anything
  * else is a mistake to report. */
-char *config_parse_token(const char *text, const char *path, char *err,
+char *aisi_config_parse_token(const char *text, const char *path, char *err,
                          size_t errlen)
 {
 	const char *key, *start, *end;
@@ -256,7 +256,7 @@ static char *read_token_file(const char *path, char *err, size_t errlen)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	token = config_parse_token(buf, path, err, errlen);
+	token = aisi_config_parse_token(buf, path, err, errlen);
 	explicit_bzero(buf, sizeof(buf));
 	return token;
 }
@@ -343,7 +343,7 @@ static int pick_min_speed(long set, long *out, char *err, size_t errlen)
 	return 0;
 }
 
-int config_resolve(struct ais_config *cfg, const struct ais_options *given,
+int aisi_config_resolve(struct ais_config *cfg, const struct ais_options *given,
                    char *err, size_t errlen)
 {
 	struct ais_options copy = AIS_OPTIONS_INIT;
@@ -385,16 +385,16 @@ int config_resolve(struct ais_config *cfg, const struct ais_options *given,
 	    copy_headers(cfg, opts->headers, err, errlen) < 0) {
 		int e = errno;
 
-		config_release(cfg);
+		aisi_config_release(cfg);
 		errno = e;
 		return -1;
 	}
 	return 0;
 }
 
-void config_release(struct ais_config *cfg)
+void aisi_config_release(struct ais_config *cfg)
 {
-	http_free_headers(cfg->headers);
+	aisi_http_free_headers(cfg->headers);
 	free(cfg->endpoint);
 	if (cfg->token) /* do not leave a credential in freed memory */
 		explicit_bzero(cfg->token, strlen(cfg->token));

@@ -16,13 +16,13 @@ static int ais_failv(struct ais_stream *s, int err, const char *fmt,
 {
 	vsnprintf(thread_last_error, sizeof(thread_last_error), fmt, ap);
 	if (s)
-		snprintf(ais_stream_errbuf(s), AIS_ERRMSG_MAX, "%s",
+		snprintf(aisi_stream_errbuf(s), AIS_ERRMSG_MAX, "%s",
 		         thread_last_error);
 	errno = err;
 	return -1;
 }
 
-int ais_fail(struct ais_stream *s, int err, const char *fmt, ...)
+int aisi_fail(struct ais_stream *s, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -38,7 +38,7 @@ AIS_EXPORT const char *ais_last_error(void)
 	return thread_last_error;
 }
 
-int64_t ais_now_ms(void)
+int64_t aisi_now_ms(void)
 {
 	struct timespec ts;
 
@@ -46,7 +46,7 @@ int64_t ais_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void ais_sleep_ms(long ms)
+void aisi_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 

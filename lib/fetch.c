@@ -385,7 +385,7 @@ static int send_request(struct fetcher *f)
 	if (!first && strncmp(o->identity.etag, "W/", 2))
 		snprintf(etag, sizeof(etag), "%s", o->identity.etag);
 	pthread_mutex_unlock(&o->lock);
-	if (!f->http && !(f->http = client_conn_get(f->client)))
+	if (!f->http && !(f->http = aisi_client_conn_get(f->client)))
 		return fetch_fail(f, ENOMEM, "out of memory starting a request");
 	range.from = f->off + (int64_t)f->len;
 	range.to = -1;
@@ -397,7 +397,7 @@ static int send_request(struct fetcher *f)
 	/* The first request asks for "bytes=0-" too: a 206 tells that the
 	 * server honours Range, which parallel fetching needs. */
 	range.send = first || range.from > 0 || range.to >= 0;
-	if (http_start(f->http, o->cfg, f->req_url, &range, *etag ? etag : NULL,
+	if (aisi_http_start(f->http, o->cfg, f->req_url, &range, *etag ? etag : NULL,
 	               with_auth, &f->sink) < 0)
 		return fetch_fail(f, ENOMEM, "out of memory starting a request");
 	f->req_offset = range.from;
@@ -439,7 +439,7 @@ static int start_request(struct fetcher *f)
 	f->attempt_bytes = 0;
 	if (send_request(f) < 0)
 		return -1;
-	f->request_started_ms = ais_now_ms();
+	f->request_started_ms = aisi_now_ms();
 	count(&o->stats.requests);
 	if (f->next_reason == REQ_RESUME)
 		count(&o->stats.resumes);
@@ -506,7 +506,7 @@ static void backoff_wait(struct fetcher *f, long ms)
 	while (ms > 0 && !cancelled(f)) {
 		long slice = ms < BACKOFF_SLICE_MS ? ms : BACKOFF_SLICE_MS;
 
-		ais_sleep_ms(slice);
+		aisi_sleep_ms(slice);
 		ms -= slice;
 	}
 }
@@ -515,7 +515,7 @@ static void backoff_wait(struct fetcher *f, long ms)
 static int retry_or_give_up(struct fetcher *f, const char *why)
 {
 	const struct ais_config *cfg = f->obj->cfg;
-	int64_t now = ais_now_ms(), budget_end, size;
+	int64_t now = aisi_now_ms(), budget_end, size;
 	long wait;
 
 	count(&f->obj->stats.failures);
@@ -620,7 +620,7 @@ static void count_connections(struct fetcher *f)
 {
 	if (f->http)
 		atomic_fetch_add_explicit(&f->obj->stats.connections,
-		                          (uint64_t)http_take_connections(f->http),
+		                          (uint64_t)aisi_http_take_connections(f->http),
 		                          memory_order_relaxed);
 }
 
@@ -716,14 +716,14 @@ static int request_ended(struct fetcher *f, const struct http_result *res)
 
 /* ---- the fetcher's life ------------------------------------------------------ */
 
-void fetcher_init(struct fetcher *f, struct object *o, struct ais_client *c)
+void aisi_fetcher_init(struct fetcher *f, struct object *o, struct ais_client *c)
 {
 	memset(f, 0, sizeof(*f));
 	f->obj = o;
 	f->client = c;
 	f->sink = (struct http_sink){ on_reply, on_body, f };
 	f->next_reason = REQ_FIRST;
-	f->jitter_seed = (unsigned int)ais_now_ms() ^ (unsigned int)getpid() ^
+	f->jitter_seed = (unsigned int)aisi_now_ms() ^ (unsigned int)getpid() ^
 	                 (unsigned int)(uintptr_t)f;
 }
 
@@ -735,9 +735,9 @@ static void finish_request(struct fetcher *f)
 	struct http_result res;
 	long wait = f->obj->cfg->read_timeout_ms < DRAIN_MAX_MS ?
 	            f->obj->cfg->read_timeout_ms : DRAIN_MAX_MS;
-	int64_t deadline = ais_now_ms() + wait;
+	int64_t deadline = aisi_now_ms() + wait;
 
-	if (!f->http || !http_active(f->http))
+	if (!f->http || !aisi_http_active(f->http))
 		return;
 	if (f->req_end >= 0 && !f->refused_errno && !cancelled(f) &&
 	    f->req_next <= f->req_end &&
@@ -746,28 +746,28 @@ static void finish_request(struct fetcher *f)
 		f->cap = f->len = f->limit = 0;
 		f->off = f->req_end;
 		f->spill_len = 0;
-		while (ais_now_ms() < deadline) {
-			if (http_pump(f->http, POLL_SLICE_MS, &res) == HTTP_PUMP_DONE)
+		while (aisi_now_ms() < deadline) {
+			if (aisi_http_pump(f->http, POLL_SLICE_MS, &res) == HTTP_PUMP_DONE)
 				break;
 		}
 	}
-	http_abort(f->http);
+	aisi_http_abort(f->http);
 	count_connections(f);
 }
 
-void fetcher_release(struct fetcher *f)
+void aisi_fetcher_release(struct fetcher *f)
 {
 	finish_request(f);
-	client_conn_put(f->client, f->http);
+	aisi_client_conn_put(f->client, f->http);
 	f->http = NULL;
 	free(f->req_url);
 	f->req_url = NULL;
 }
 
-void fetcher_wake(struct fetcher *f)
+void aisi_fetcher_wake(struct fetcher *f)
 {
 	if (f->http)
-		http_wakeup(f->http);
+		aisi_http_wakeup(f->http);
 }
 
 /* Start the new window with what spilled over from the last one, when the
@@ -796,12 +796,12 @@ static void take_spill(struct fetcher *f, bool kept)
 	f->spill_off += skip + (int64_t)n;
 }
 
-bool fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
+bool aisi_fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
                  bool bounded)
 {
 	/* The first byte not in hand: the spill's, if any, else the wire's. */
 	int64_t ahead = off - (f->spill_len ? f->spill_off : f->req_next);
-	bool keep = f->http && http_active(f->http) && ahead >= 0 &&
+	bool keep = f->http && aisi_http_active(f->http) && ahead >= 0 &&
 	            (uint64_t)ahead <= f->obj->cfg->skip_read_through &&
 	            (f->req_end < 0 || off < f->req_end);
 
@@ -824,7 +824,7 @@ static bool window_done(const struct fetcher *f)
 	       (size >= 0 && f->off + (int64_t)f->len >= size);
 }
 
-ssize_t fetcher_fill(struct fetcher *f, size_t have, size_t limit)
+ssize_t aisi_fetcher_fill(struct fetcher *f, size_t have, size_t limit)
 {
 	struct http_result res;
 	size_t before;
@@ -835,10 +835,10 @@ ssize_t fetcher_fill(struct fetcher *f, size_t have, size_t limit)
 			return fetch_fail(f, ECANCELED, "cancelled");
 		if (atomic_load(&f->obj->sticky_errno))
 			return fetch_fail(f, ESTALE, "%s", f->obj->sticky_msg);
-		if ((!f->http || !http_active(f->http)) && start_request(f) < 0)
+		if ((!f->http || !aisi_http_active(f->http)) && start_request(f) < 0)
 			return -1;
 		before = f->len;
-		if (http_pump(f->http, f->len > have ? 0 : POLL_SLICE_MS, &res) ==
+		if (aisi_http_pump(f->http, f->len > have ? 0 : POLL_SLICE_MS, &res) ==
 		    HTTP_PUMP_DONE) {
 			if (request_ended(f, &res) < 0)
 				return -1;

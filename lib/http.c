@@ -36,7 +36,7 @@ struct http_conn {
 	bool paused;          /* the sink said "no room" */
 	bool reply_delivered; /* on_reply was called for this request */
 	int reply_error;      /* what on_reply returned */
-	bool progressed;      /* bytes arrived during this http_pump */
+	bool progressed;      /* bytes arrived during this aisi_http_pump */
 	int64_t last_activity_ms;
 	/* Time limits beyond the stall: the reply header must be whole soon
 	 * after the request, and the body must keep a minimum speed over each
@@ -45,7 +45,7 @@ struct http_conn {
 	bool headers_done;
 	int64_t window_start_ms;
 	uint64_t window_bytes;
-	int64_t pump_left_ms; /* when the last http_pump returned */
+	int64_t pump_left_ms; /* when the last aisi_http_pump returned */
 	char error_body[ERROR_BODY_MAX];
 	size_t error_body_len;
 	char curl_error[CURL_ERROR_SIZE];
@@ -146,7 +146,7 @@ static void reset_reply(struct http_reply *r)
 
 /* Headers of every response in the chain arrive here (redirects too); a
  * status line starts a new response, so only the final one is kept. */
-void http_parse_header(struct http_reply *r, const char *line, size_t len)
+void aisi_http_parse_header(struct http_reply *r, const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
 	char value[HTTP_VALIDATOR_MAX];
@@ -181,7 +181,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	struct http_conn *c = userdata;
 	size_t len = size * n;
 
-	c->last_activity_ms = ais_now_ms();
+	c->last_activity_ms = aisi_now_ms();
 	if (len <= 2 && (*p == '\r' || *p == '\n')) {
 		/* The blank line ends a header block: the body's speed counts
 		 * from here. */
@@ -189,7 +189,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 		c->window_start_ms = c->last_activity_ms;
 		c->window_bytes = 0;
 	}
-	http_parse_header(&c->reply, p, len);
+	aisi_http_parse_header(&c->reply, p, len);
 	return len;
 }
 
@@ -213,7 +213,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 	struct http_conn *c = userdata;
 	size_t len = size * n, taken;
 
-	c->last_activity_ms = ais_now_ms();
+	c->last_activity_ms = aisi_now_ms();
 	c->headers_done = true;
 	c->window_bytes += len;
 	deliver_reply(c);
@@ -282,7 +282,7 @@ static void setup_easy(struct http_conn *c)
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 }
 
-struct http_conn *http_conn_new(CURLSH *share)
+struct http_conn *aisi_http_conn_new(CURLSH *share)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
 
@@ -293,7 +293,7 @@ struct http_conn *http_conn_new(CURLSH *share)
 	c->multi = curl_multi_init();
 	c->easy = curl_easy_init();
 	if (!c->multi || !c->easy) {
-		http_conn_free(c);
+		aisi_http_conn_free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -304,7 +304,7 @@ struct http_conn *http_conn_new(CURLSH *share)
 	return c;
 }
 
-void http_abort(struct http_conn *c)
+void aisi_http_abort(struct http_conn *c)
 {
 	long connects = 0;
 
@@ -318,7 +318,7 @@ void http_abort(struct http_conn *c)
 	c->paused = false;
 }
 
-int http_take_connections(struct http_conn *c)
+int aisi_http_take_connections(struct http_conn *c)
 {
 	int n = c->connections;
 
@@ -326,31 +326,31 @@ int http_take_connections(struct http_conn *c)
 	return n;
 }
 
-bool http_active(const struct http_conn *c)
+bool aisi_http_active(const struct http_conn *c)
 {
 	return c->active;
 }
 
-void http_wakeup(struct http_conn *c)
+void aisi_http_wakeup(struct http_conn *c)
 {
 	curl_multi_wakeup(c->multi);
 }
 
-void http_conn_free(struct http_conn *c)
+void aisi_http_conn_free(struct http_conn *c)
 {
 	if (!c)
 		return;
 	if (c->easy)
-		http_abort(c);
+		aisi_http_abort(c);
 	curl_easy_cleanup(c->easy);
 	curl_multi_cleanup(c->multi);
-	http_free_headers(c->request_headers);
+	aisi_http_free_headers(c->request_headers);
 	free(c->location);
 	free(c);
 }
 
 /* Free a header list, wiping every line first: it may hold a credential. */
-void http_free_headers(struct curl_slist *list)
+void aisi_http_free_headers(struct curl_slist *list)
 {
 	for (struct curl_slist *h = list; h; h = h->next)
 		explicit_bzero(h->data, strlen(h->data));
@@ -420,18 +420,18 @@ static struct curl_slist *build_headers(const struct ais_config *cfg,
 	}
 	return list;
 oom:
-	http_free_headers(list);
+	aisi_http_free_headers(list);
 	return NULL;
 }
 
-int http_start(struct http_conn *c, const struct ais_config *cfg,
+int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
                const char *url, const struct http_range *range,
                const char *if_match, bool with_auth,
                const struct http_sink *sink)
 {
 	struct curl_slist *headers = NULL;
 
-	http_abort(c);
+	aisi_http_abort(c);
 	c->cfg = cfg;
 	if ((range->send || (if_match && *if_match) || cfg->headers ||
 	     cfg->token) &&
@@ -439,7 +439,7 @@ int http_start(struct http_conn *c, const struct ais_config *cfg,
 		errno = ENOMEM;
 		return -1;
 	}
-	http_free_headers(c->request_headers);
+	aisi_http_free_headers(c->request_headers);
 	c->request_headers = headers;
 	curl_easy_reset(c->easy);
 	setup_easy(c);
@@ -453,7 +453,7 @@ int http_start(struct http_conn *c, const struct ais_config *cfg,
 	c->paused = false;
 	c->error_body_len = 0;
 	c->curl_error[0] = '\0';
-	c->last_activity_ms = c->started_ms = c->window_start_ms = ais_now_ms();
+	c->last_activity_ms = c->started_ms = c->window_start_ms = aisi_now_ms();
 	c->pump_left_ms = c->started_ms;
 	c->headers_done = false;
 	c->window_bytes = 0;
@@ -485,7 +485,7 @@ static void json_string(const char *p, char *out, size_t cap)
 
 /* The server's own words for an error reply: AIStore's JSON "message", the
  * <title> of an HTML page, or the first line of a text body. */
-void http_error_text(const char *body, char *out, size_t cap)
+void aisi_http_error_text(const char *body, char *out, size_t cap)
 {
 	const char *msg = strstr(body, "\"message\"");
 	const char *title = strstr(body, "<title>");
@@ -542,12 +542,12 @@ static void finish(struct http_conn *c, CURLcode code, struct http_result *res)
 		keep_location(c, res);
 	if (code == CURLE_OK && !is_success(c->reply.status)) {
 		c->error_body[c->error_body_len] = '\0';
-		http_error_text(c->error_body, res->detail, sizeof(res->detail));
+		aisi_http_error_text(c->error_body, res->detail, sizeof(res->detail));
 	} else if (code != CURLE_OK) {
 		snprintf(res->detail, sizeof(res->detail), "%s",
 		         c->curl_error[0] ? c->curl_error : curl_easy_strerror(code));
 	}
-	http_abort(c);
+	aisi_http_abort(c);
 }
 
 static bool check_done(struct http_conn *c, struct http_result *res)
@@ -578,13 +578,13 @@ static bool time_out(struct http_conn *c, struct http_result *res,
 	va_start(ap, fmt);
 	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
 	va_end(ap);
-	http_abort(c);
+	aisi_http_abort(c);
 	return true;
 }
 
 static bool stalled(struct http_conn *c, struct http_result *res)
 {
-	if (c->paused || ais_now_ms() - c->last_activity_ms < c->cfg->read_timeout_ms)
+	if (c->paused || aisi_now_ms() - c->last_activity_ms < c->cfg->read_timeout_ms)
 		return false;
 	return time_out(c, res, "no data for %ld ms", c->cfg->read_timeout_ms);
 }
@@ -595,7 +595,7 @@ static bool stalled(struct http_conn *c, struct http_result *res)
 static bool starving(struct http_conn *c, struct http_result *res)
 {
 	const struct ais_config *cfg = c->cfg;
-	int64_t now = ais_now_ms(), span = now - c->window_start_ms;
+	int64_t now = aisi_now_ms(), span = now - c->window_start_ms;
 	long header_limit = cfg->connect_timeout_ms + cfg->read_timeout_ms;
 
 	if (!c->headers_done && now - c->started_ms >= header_limit)
@@ -614,10 +614,10 @@ static bool starving(struct http_conn *c, struct http_result *res)
 	return false;
 }
 
-enum http_pump_result http_pump(struct http_conn *c, long timeout_ms,
+enum http_pump_result aisi_http_pump(struct http_conn *c, long timeout_ms,
                                 struct http_result *res)
 {
-	int64_t deadline = ais_now_ms() + timeout_ms;
+	int64_t deadline = aisi_now_ms() + timeout_ms;
 	int running;
 
 	c->progressed = false;
@@ -625,13 +625,13 @@ enum http_pump_result http_pump(struct http_conn *c, long timeout_ms,
 		/* The stream made room: take the held-back bytes now.  Time spent
 		 * paused is the caller's, not a stall. */
 		c->paused = false;
-		c->last_activity_ms = ais_now_ms();
+		c->last_activity_ms = aisi_now_ms();
 		curl_easy_pause(c->easy, CURLPAUSE_CONT);
 	}
 	/* Time the caller spent away from the transfer does not count
 	 * against its speed. */
-	if (ais_now_ms() - c->pump_left_ms > POLL_SLICE_MS) {
-		c->window_start_ms = ais_now_ms();
+	if (aisi_now_ms() - c->pump_left_ms > POLL_SLICE_MS) {
+		c->window_start_ms = aisi_now_ms();
 		c->window_bytes = 0;
 	}
 	for (;;) {
@@ -644,13 +644,13 @@ enum http_pump_result http_pump(struct http_conn *c, long timeout_ms,
 			break;
 		if (stalled(c, res))
 			return HTTP_PUMP_DONE;
-		long left = (long)(deadline - ais_now_ms());
+		long left = (long)(deadline - aisi_now_ms());
 		if (left <= 0)
 			break;
 		curl_multi_poll(c->multi, NULL, 0,
 		                left < POLL_SLICE_MS ? (int)left : POLL_SLICE_MS,
 		                NULL);
 	}
-	c->pump_left_ms = ais_now_ms();
+	c->pump_left_ms = aisi_now_ms();
 	return HTTP_PUMP_RUNNING;
 }

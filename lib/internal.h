@@ -49,13 +49,13 @@ struct ais_config {
 	bool skip_verify;
 };
 
-int config_resolve(struct ais_config *cfg, const struct ais_options *opts,
+int aisi_config_resolve(struct ais_config *cfg, const struct ais_options *opts,
                    char *err, size_t errlen);
-void config_release(struct ais_config *cfg);
+void aisi_config_release(struct ais_config *cfg);
 /* The token of an AuthN token file's text {"token": "..."} (NUL-terminated;
  * path only names it in messages): a malloc'd copy, or NULL with errno
  * (EINVAL, ENOMEM) and a reason in err. */
-char *config_parse_token(const char *text, const char *path, char *err,
+char *aisi_config_parse_token(const char *text, const char *path, char *err,
                          size_t errlen);
 
 /* ---- URLs (url.c) ------------------------------------------------------ */
@@ -63,7 +63,7 @@ char *config_parse_token(const char *text, const char *path, char *err,
 /* Turn a user URL (http, https, ais://BUCKET/OBJECT) into the http(s) URL to
  * GET.  Returns a malloc'd string, or NULL with errno (EINVAL, ENOMEM) and a
  * reason in err. */
-char *url_resolve(const char *url, const char *endpoint, char *err,
+char *aisi_url_resolve(const char *url, const char *endpoint, char *err,
                   size_t errlen);
 
 /* ---- HTTP transport (http.c) ------------------------------------------- */
@@ -90,10 +90,10 @@ struct http_reply {
 /* Parse one header line of a reply into r (len bytes, CRLF included or
  * not; no NUL needed): a status line "HTTP/..." starts r over, other lines
  * fill the fields they name. */
-void http_parse_header(struct http_reply *r, const char *line, size_t len);
+void aisi_http_parse_header(struct http_reply *r, const char *line, size_t len);
 /* The server's own words for an error reply whose body (NUL-terminated) is
  * body, as one line in out (cap > 0 bytes, always NUL-terminated). */
-void http_error_text(const char *body, char *out, size_t cap);
+void aisi_http_error_text(const char *body, char *out, size_t cap);
 
 /* on_body return values besides "n taken". */
 #define HTTP_BODY_PAUSE ((size_t)-1)
@@ -105,7 +105,7 @@ struct http_sink {
 	 * empty body).  Return 0 to take the body, or an errno to abort. */
 	int (*on_reply)(void *ctx, const struct http_reply *r);
 	/* Body bytes.  Return n when taken, HTTP_BODY_PAUSE when there is no
-	 * room now (the same bytes come again after the next http_pump), or
+	 * room now (the same bytes come again after the next aisi_http_pump), or
 	 * HTTP_BODY_ABORT. */
 	size_t (*on_body)(void *ctx, const char *p, size_t n);
 	void *ctx;
@@ -126,10 +126,10 @@ struct http_conn;
 
 /* A connection with nothing in flight; share (may be NULL) holds the DNS
  * and TLS session caches. */
-struct http_conn *http_conn_new(CURLSH *share);
-void http_conn_free(struct http_conn *c);
+struct http_conn *aisi_http_conn_new(CURLSH *share);
+void aisi_http_conn_free(struct http_conn *c);
 /* Wipe every line of a header list, then free it. */
-void http_free_headers(struct curl_slist *list);
+void aisi_http_free_headers(struct curl_slist *list);
 /* The Range of a request: "bytes=from-to", or "bytes=from-" when to < 0;
  * none at all unless send. */
 struct http_range {
@@ -142,17 +142,17 @@ struct http_range {
  * stream's credentials (token, Authorization and Cookie headers) only when
  * with_auth.  cfg must outlive the request.  Any request in flight is
  * dropped first. */
-int http_start(struct http_conn *c, const struct ais_config *cfg,
+int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
                const char *url, const struct http_range *range,
                const char *if_match, bool with_auth,
                const struct http_sink *sink);
-/* Make an http_pump() waiting in another thread return at once. */
-void http_wakeup(struct http_conn *c);
+/* Make an aisi_http_pump() waiting in another thread return at once. */
+void aisi_http_wakeup(struct http_conn *c);
 /* Drop the request in flight, if any. */
-void http_abort(struct http_conn *c);
-bool http_active(const struct http_conn *c);
+void aisi_http_abort(struct http_conn *c);
+bool aisi_http_active(const struct http_conn *c);
 /* TCP connections opened by the requests that ended since the last call. */
-int http_take_connections(struct http_conn *c);
+int aisi_http_take_connections(struct http_conn *c);
 
 enum http_pump_result {
 	HTTP_PUMP_RUNNING, /* still in flight */
@@ -161,7 +161,7 @@ enum http_pump_result {
 /* Drive the request until body bytes arrive, it ends, or timeout_ms passes
  * (0: only what is ready now).  Unpauses a paused body first.  Detects stalls.  Returns how it stands and
  * fills *res when done. */
-enum http_pump_result http_pump(struct http_conn *c, long timeout_ms,
+enum http_pump_result aisi_http_pump(struct http_conn *c, long timeout_ms,
                                 struct http_result *res);
 
 /* ---- fetching (fetch.c) ------------------------------------------------ */
@@ -176,6 +176,8 @@ struct fetch_stats {
 	_Atomic uint64_t bytes_discarded;
 	_Atomic uint64_t connections;
 	_Atomic uint64_t redirects;
+	_Atomic uint64_t checksums_verified;
+	_Atomic uint64_t checksums_skipped;
 };
 
 /* What every fetcher of one stream shares: the object and its identity. */
@@ -253,21 +255,21 @@ struct fetcher {
 };
 
 /* A fetcher for o whose connections come from client c. */
-void fetcher_init(struct fetcher *f, struct object *o, struct ais_client *c);
+void aisi_fetcher_init(struct fetcher *f, struct object *o, struct ais_client *c);
 /* Give the connection back (closing the request in flight, if any). */
-void fetcher_release(struct fetcher *f);
+void aisi_fetcher_release(struct fetcher *f);
 /* Point the fetcher at a new window.  The request in flight goes on when it
  * will reach off soon; otherwise it ends.  A new request asks for the window
  * only ("bytes=a-b") when bounded, else for the rest of the object.  Returns
  * whether the request in flight went on. */
-bool fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
+bool aisi_fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
                  bool bounded);
 /* Fill the window until it holds more than have bytes and nothing more is
  * ready at once, or limit bytes, or it reaches the object's end.  Returns
  * len (0: the window starts at the end), or -1 with errno and f->errmsg. */
-ssize_t fetcher_fill(struct fetcher *f, size_t have, size_t limit);
+ssize_t aisi_fetcher_fill(struct fetcher *f, size_t have, size_t limit);
 /* Interrupt a fill waiting for the network in another thread. */
-void fetcher_wake(struct fetcher *f);
+void aisi_fetcher_wake(struct fetcher *f);
 
 /* ---- the client (client.c) --------------------------------------------- */
 
@@ -297,51 +299,51 @@ struct ais_client {
 };
 
 /* curl_global_init, once; 0 or -1 with errno and the message set. */
-int ais_curl_init(void);
+int aisi_curl_init(void);
 /* The process-wide client, made on first use, with a hold for the caller;
  * NULL with errno and the message set. */
-struct ais_client *client_default(void);
-void client_hold(struct ais_client *c);
-void client_release(struct ais_client *c);
+struct ais_client *aisi_client_default(void);
+void aisi_client_hold(struct ais_client *c);
+void aisi_client_release(struct ais_client *c);
 /* Lend a connection (pooled, or new); NULL with ENOMEM. */
-struct http_conn *client_conn_get(struct ais_client *c);
-/* client_conn_get with the client's lock held (NULL: make one later). */
-struct http_conn *client_conn_take_locked(struct ais_client *c);
+struct http_conn *aisi_client_conn_get(struct ais_client *c);
+/* aisi_client_conn_get with the client's lock held (NULL: make one later). */
+struct http_conn *aisi_client_conn_take_locked(struct ais_client *c);
 /* Take one back: pooled while there is room, else closed. */
-void client_conn_put(struct ais_client *c, struct http_conn *conn);
+void aisi_client_conn_put(struct ais_client *c, struct http_conn *conn);
 /* With c->lock held: a worker is needed; start one if none is idle and
  * the bound allows.  Returns 0, or -1 with errno when none could start. */
-int client_want_worker(struct ais_client *c);
+int aisi_client_want_worker(struct ais_client *c);
 
 /* ---- read-ahead (readahead.c) ------------------------------------------ */
 
 /* The stream's buffers: parts of the object, filled on the caller's thread
  * or by the client's workers (NULL with errno). */
-struct readahead *readahead_new(struct object *obj, struct ais_client *c);
+struct readahead *aisi_readahead_new(struct object *obj, struct ais_client *c);
 /* Stop its fetches and free everything. */
-void readahead_free(struct readahead *ra);
+void aisi_readahead_free(struct readahead *ra);
 /* Bytes at pos: sets *p and returns their count, valid until the next call;
  * 0 at the end; -1 with *err and msg on failure (the next call asks again,
  * except after ESTALE). */
-ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
+ssize_t aisi_readahead_peek(struct readahead *ra, int64_t pos, const char **p,
                        int *err, char *msg, size_t msglen);
 /* The caller moves from one position to another (ais_seek). */
-void readahead_seek(struct readahead *ra, int64_t from, int64_t to);
+void aisi_readahead_seek(struct readahead *ra, int64_t from, int64_t to);
 /* With the client's lock held, in a worker: fetch one queued part of some
  * stream, if any.  Returns whether there was one. */
-bool readahead_work(struct ais_client *c, struct fetcher *f);
+bool aisi_readahead_work(struct ais_client *c, struct fetcher *f);
 
 /* ---- errors (error.c) -------------------------------------------------- */
 
 /* Record a failure: the message goes to the stream (when s is not NULL) and
  * to the thread's last error, errno is set to err.  Returns -1. */
-int ais_fail(struct ais_stream *s, int err, const char *fmt, ...)
+int aisi_fail(struct ais_stream *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-char *ais_stream_errbuf(struct ais_stream *s);
+char *aisi_stream_errbuf(struct ais_stream *s);
 
 /* ---- misc -------------------------------------------------------------- */
 
-int64_t ais_now_ms(void);
-void ais_sleep_ms(long ms);
+int64_t aisi_now_ms(void);
+void aisi_sleep_ms(long ms);
 
 #endif /* AISFILE_INTERNAL_H */

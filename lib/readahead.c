@@ -218,7 +218,7 @@ static void queue_parts(struct readahead *ra, int64_t pos)
 		ra->jumped = false;
 		ra->next_off += (int64_t)sl->len;
 		if (!needed && ahead)
-			client_want_worker(ra->client);
+			aisi_client_want_worker(ra->client);
 		if (!known)
 			break;
 	}
@@ -230,7 +230,7 @@ static void drop_slot(struct readahead *ra, struct slot *sl)
 		/* The worker owns the buffer until it sees the cancel. */
 		sl->dropped = true;
 		atomic_store(&sl->cancel, true);
-		fetcher_wake(sl->worker);
+		aisi_fetcher_wake(sl->worker);
 	}
 	if (ra->caller_slot == sl)
 		ra->caller_slot = NULL;
@@ -345,17 +345,17 @@ static void fetch_slot(struct readahead *ra, struct slot *sl, struct fetcher *f)
 	sl->worker = f;
 	atomic_store(&sl->cancel, false);
 	ra->busy++;
-	fetcher_init(f, ra->obj, c);
-	/* Before the slot shows this worker, so fetcher_wake() finds the
+	aisi_fetcher_init(f, ra->obj, c);
+	/* Before the slot shows this worker, so aisi_fetcher_wake() finds the
 	 * connection in place and never races its creation. */
-	if (!(f->http = client_conn_take_locked(c)))
-		f->http = http_conn_new(c->share);
+	if (!(f->http = aisi_client_conn_take_locked(c)))
+		f->http = aisi_http_conn_new(c->share);
 	f->next_reason = sl->after_jump ? REQ_SEEK : REQ_PART;
 	f->cancel = &sl->cancel;
-	fetcher_aim(f, sl->buf, sl->len, sl->off, true);
+	aisi_fetcher_aim(f, sl->buf, sl->len, sl->off, true);
 	for (;;) {
 		pthread_mutex_unlock(&c->lock);
-		n = fetcher_fill(f, have, sl->len);
+		n = aisi_fetcher_fill(f, have, sl->len);
 		pthread_mutex_lock(&c->lock);
 		if (sl->dropped) {
 			sl->dropped = false;
@@ -380,13 +380,13 @@ static void fetch_slot(struct readahead *ra, struct slot *sl, struct fetcher *f)
 	}
 	f->cancel = NULL;
 	pthread_mutex_unlock(&c->lock);
-	fetcher_release(f);
+	aisi_fetcher_release(f);
 	pthread_mutex_lock(&c->lock);
 	ra->busy--;
 	pthread_cond_broadcast(&ra->data);
 }
 
-bool readahead_work(struct ais_client *c, struct fetcher *f)
+bool aisi_readahead_work(struct ais_client *c, struct fetcher *f)
 {
 	struct readahead **link, *ra;
 	struct slot *sl = NULL;
@@ -436,7 +436,7 @@ static void caller_fill(struct readahead *ra, struct slot *sl, int64_t pos)
 		sl->by_caller = true;
 		ra->caller_slot = sl;
 		pthread_mutex_unlock(&c->lock);
-		if (!fetcher_aim(f, sl->buf, sl->len, sl->off, bounded) &&
+		if (!aisi_fetcher_aim(f, sl->buf, sl->len, sl->off, bounded) &&
 		    f->next_reason != REQ_RESUME && f->next_reason != REQ_FIRST)
 			f->next_reason = sl->after_jump ? REQ_SEEK : REQ_PART;
 		pthread_mutex_lock(&c->lock);
@@ -445,7 +445,7 @@ static void caller_fill(struct readahead *ra, struct slot *sl, int64_t pos)
 			return;
 	}
 	pthread_mutex_unlock(&c->lock);
-	n = fetcher_fill(f, (size_t)(pos - sl->off), sl->len);
+	n = aisi_fetcher_fill(f, (size_t)(pos - sl->off), sl->len);
 	pthread_mutex_lock(&c->lock);
 	if (n < 0) {
 		sl->filled = f->len; /* the bytes before the failure are good */
@@ -466,7 +466,7 @@ static void caller_fill(struct readahead *ra, struct slot *sl, int64_t pos)
 	}
 }
 
-void readahead_seek(struct readahead *ra, int64_t from, int64_t to)
+void aisi_readahead_seek(struct readahead *ra, int64_t from, int64_t to)
 {
 	pthread_mutex_lock(&ra->client->lock);
 	/* A hop inside what is being read is part of the run. */
@@ -477,7 +477,7 @@ void readahead_seek(struct readahead *ra, int64_t from, int64_t to)
 	pthread_mutex_unlock(&ra->client->lock);
 }
 
-ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
+ssize_t aisi_readahead_peek(struct readahead *ra, int64_t pos, const char **p,
                        int *err, char *msg, size_t msglen)
 {
 	struct ais_client *c = ra->client;
@@ -547,7 +547,7 @@ ssize_t readahead_peek(struct readahead *ra, int64_t pos, const char **p,
 
 /* ---- life ------------------------------------------------------------------------------ */
 
-void readahead_free(struct readahead *ra)
+void aisi_readahead_free(struct readahead *ra)
 {
 	struct ais_client *c;
 
@@ -568,7 +568,7 @@ void readahead_free(struct readahead *ra)
 	}
 	c->memory_used -= ra->memory;
 	pthread_mutex_unlock(&c->lock);
-	fetcher_release(&ra->caller);
+	aisi_fetcher_release(&ra->caller);
 	for (int i = 0; i < ra->nslots; i++)
 		free(ra->slots[i].buf);
 	free(ra->slots);
@@ -576,7 +576,7 @@ void readahead_free(struct readahead *ra)
 	free(ra);
 }
 
-struct readahead *readahead_new(struct object *obj, struct ais_client *c)
+struct readahead *aisi_readahead_new(struct object *obj, struct ais_client *c)
 {
 	const struct ais_config *cfg = obj->cfg;
 	struct readahead *ra = calloc(1, sizeof(*ra));
@@ -600,7 +600,7 @@ struct readahead *readahead_new(struct object *obj, struct ais_client *c)
 	ra->max_busy = cfg->connections;
 	ra->read_through = cfg->skip_read_through;
 	ra->window = min_size(FIRST_PART, ra->window_max);
-	fetcher_init(&ra->caller, obj, c);
+	aisi_fetcher_init(&ra->caller, obj, c);
 	if (!(ra->slots = calloc((size_t)ra->nslots, sizeof(*ra->slots)))) {
 		free(ra);
 		goto oom;

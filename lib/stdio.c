@@ -48,17 +48,17 @@ AIS_EXPORT FILE *ais_fdopen(ais_stream *s, const char *mode)
 	FILE *f;
 
 	if (!s) {
-		ais_fail(NULL, EINVAL, "ais_fdopen: stream is NULL");
+		aisi_fail(NULL, EINVAL, "ais_fdopen: stream is NULL");
 		return NULL;
 	}
 	if (!read_mode(mode)) {
-		ais_fail(s, EINVAL, "ais_fdopen: mode '%s' is not \"r\" or \"rb\"",
+		aisi_fail(s, EINVAL, "ais_fdopen: mode '%s' is not \"r\" or \"rb\"",
 		         mode ? mode : "(null)");
 		return NULL;
 	}
 	f = fopencookie(s, "r", io);
 	if (!f)
-		ais_fail(s, ENOMEM, "ais_fdopen: fopencookie failed: out of memory");
+		aisi_fail(s, ENOMEM, "ais_fdopen: fopencookie failed: out of memory");
 	return f;
 }
 
@@ -69,7 +69,7 @@ static FILE *open_file(ais_client *c, const char *url, const char *mode)
 	FILE *f;
 
 	if (!read_mode(mode)) {
-		ais_fail(NULL, EINVAL, "ais_fopen: mode '%s' is not \"r\" or \"rb\" "
+		aisi_fail(NULL, EINVAL, "ais_fopen: mode '%s' is not \"r\" or \"rb\" "
 		         "(objects are read-only)", mode ? mode : "(null)");
 		return NULL;
 	}
@@ -95,7 +95,7 @@ AIS_EXPORT FILE *ais_client_fopen(ais_client *c, const char *url,
                                   const char *mode)
 {
 	if (!c) {
-		ais_fail(NULL, EINVAL, "ais_client_fopen: client is NULL");
+		aisi_fail(NULL, EINVAL, "ais_client_fopen: client is NULL");
 		return NULL;
 	}
 	return open_file(c, url, mode);

@@ -34,7 +34,7 @@ struct ais_stream {
 	char errmsg[AIS_ERRMSG_MAX];
 };
 
-char *ais_stream_errbuf(struct ais_stream *s)
+char *aisi_stream_errbuf(struct ais_stream *s)
 {
 	return s->errmsg;
 }
@@ -49,7 +49,7 @@ static ssize_t report_pending(ais_stream *s)
 
 	s->pending_errno = 0;
 	snprintf(msg, sizeof(msg), "%s", s->errmsg);
-	return ais_fail(s, err, "%s", msg);
+	return aisi_fail(s, err, "%s", msg);
 }
 
 /* Bytes at pos, from wherever they come: count, 0 at the end, -1 (errno and
@@ -63,10 +63,10 @@ static ssize_t stream_peek(ais_stream *s, const char **p)
 	if (s->pending_errno)
 		return report_pending(s);
 	if (atomic_load(&s->obj.sticky_errno))
-		return ais_fail(s, ESTALE, "%s", s->obj.sticky_msg);
-	n = readahead_peek(s->ra, s->pos, p, &err, msg, sizeof(msg));
+		return aisi_fail(s, ESTALE, "%s", s->obj.sticky_msg);
+	n = aisi_readahead_peek(s->ra, s->pos, p, &err, msg, sizeof(msg));
 	if (n < 0)
-		return ais_fail(s, err, "%s", msg);
+		return aisi_fail(s, err, "%s", msg);
 	return n;
 }
 
@@ -82,33 +82,33 @@ static ais_stream *stream_new(struct ais_client *c, const char *url,
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		client_release(c);
-		ais_fail(NULL, ENOMEM, "out of memory");
+		aisi_client_release(c);
+		aisi_fail(NULL, ENOMEM, "out of memory");
 		return NULL;
 	}
 	s->client = c;
 	pthread_mutex_init(&s->obj.lock, NULL);
 	atomic_init(&s->obj.size, -1);
-	if (config_resolve(&s->cfg, opts, err, sizeof(err)) < 0) {
+	if (aisi_config_resolve(&s->cfg, opts, err, sizeof(err)) < 0) {
 		int e = errno;
 
 		ais_close(s);
-		ais_fail(NULL, e, "%s", err);
+		aisi_fail(NULL, e, "%s", err);
 		return NULL;
 	}
-	s->url = url_resolve(url, s->cfg.endpoint, err, sizeof(err));
+	s->url = aisi_url_resolve(url, s->cfg.endpoint, err, sizeof(err));
 	if (!s->url) {
 		int e = errno;
 
 		ais_close(s);
-		ais_fail(NULL, e, "%s", err);
+		aisi_fail(NULL, e, "%s", err);
 		return NULL;
 	}
 	s->obj.cfg = &s->cfg;
 	s->obj.url = s->url;
-	if (!(s->ra = readahead_new(&s->obj, c))) {
+	if (!(s->ra = aisi_readahead_new(&s->obj, c))) {
 		ais_close(s);
-		ais_fail(NULL, ENOMEM, "out of memory");
+		aisi_fail(NULL, ENOMEM, "out of memory");
 		return NULL;
 	}
 	return s;
@@ -131,7 +131,7 @@ static ais_stream *stream_open(struct ais_client *c, const char *url,
 
 		snprintf(msg, sizeof(msg), "%s", s->errmsg);
 		ais_close(s);
-		ais_fail(NULL, e, "%s", msg);
+		aisi_fail(NULL, e, "%s", msg);
 		return NULL;
 	}
 	return s;
@@ -141,7 +141,7 @@ AIS_EXPORT ais_stream *ais_open(const char *url, const struct ais_options *opts)
 {
 	struct ais_client *c;
 
-	if (ais_curl_init() < 0 || !(c = client_default()))
+	if (aisi_curl_init() < 0 || !(c = aisi_client_default()))
 		return NULL;
 	return stream_open(c, url, opts);
 }
@@ -150,10 +150,10 @@ AIS_EXPORT ais_stream *ais_client_open(ais_client *c, const char *url,
                                        const struct ais_options *opts)
 {
 	if (!c) {
-		ais_fail(NULL, EINVAL, "ais_client_open: client is NULL");
+		aisi_fail(NULL, EINVAL, "ais_client_open: client is NULL");
 		return NULL;
 	}
-	client_hold(c);
+	aisi_client_hold(c);
 	return stream_open(c, url, opts);
 }
 
@@ -163,7 +163,7 @@ AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf)
 	ssize_t n;
 
 	if (!s || !buf)
-		return ais_fail(s, EINVAL, "ais_next: %s is NULL",
+		return aisi_fail(s, EINVAL, "ais_next: %s is NULL",
 		                s ? "buf" : "stream");
 	n = stream_peek(s, &p);
 	if (n <= 0)
@@ -180,7 +180,7 @@ AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len)
 	size_t done = 0;
 
 	if (!s || (!buf && len))
-		return ais_fail(s, EINVAL, "ais_read: %s is NULL",
+		return aisi_fail(s, EINVAL, "ais_read: %s is NULL",
 		                s ? "buf" : "stream");
 	while (done < len) {
 		const char *p;
@@ -209,25 +209,25 @@ AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence)
 	int64_t base;
 
 	if (!s)
-		return ais_fail(NULL, EINVAL, "ais_seek: stream is NULL");
+		return aisi_fail(NULL, EINVAL, "ais_seek: stream is NULL");
 	switch (whence) {
 	case SEEK_SET: base = 0; break;
 	case SEEK_CUR: base = s->pos; break;
 	case SEEK_END:
 		base = atomic_load(&s->obj.size);
 		if (base < 0)
-			return ais_fail(s, ESPIPE, "ais_seek: size of %s is unknown, "
+			return aisi_fail(s, ESPIPE, "ais_seek: size of %s is unknown, "
 			                "cannot seek from the end", s->url);
 		break;
 	default:
-		return ais_fail(s, EINVAL, "ais_seek: whence %d is not SEEK_SET, "
+		return aisi_fail(s, EINVAL, "ais_seek: whence %d is not SEEK_SET, "
 		                "SEEK_CUR or SEEK_END", whence);
 	}
 	if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0)
-		return ais_fail(s, EINVAL, "ais_seek: position %lld%+lld is out of "
+		return aisi_fail(s, EINVAL, "ais_seek: position %lld%+lld is out of "
 		                "range", (long long)base, (long long)offset);
 	if (base + offset != s->pos)
-		readahead_seek(s->ra, s->next_from, base + offset);
+		aisi_readahead_seek(s->ra, s->next_from, base + offset);
 	s->pos = s->next_from = base + offset;
 	/* A failure at the old position is no concern of reads here. */
 	s->pending_errno = 0;
@@ -237,14 +237,14 @@ AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence)
 AIS_EXPORT int64_t ais_tell(const ais_stream *s)
 {
 	if (!s)
-		return ais_fail(NULL, EINVAL, "ais_tell: stream is NULL");
+		return aisi_fail(NULL, EINVAL, "ais_tell: stream is NULL");
 	return s->pos;
 }
 
 AIS_EXPORT int64_t ais_size(const ais_stream *s)
 {
 	if (!s)
-		return ais_fail(NULL, EINVAL, "ais_size: stream is NULL");
+		return aisi_fail(NULL, EINVAL, "ais_size: stream is NULL");
 	return atomic_load(&s->obj.size);
 }
 
@@ -253,7 +253,7 @@ AIS_EXPORT int ais_stats(const ais_stream *s, struct ais_stats *out)
 	const struct fetch_stats *st;
 
 	if (!s || !out)
-		return ais_fail(NULL, EINVAL, "ais_stats: %s is NULL",
+		return aisi_fail(NULL, EINVAL, "ais_stats: %s is NULL",
 		                s ? "out" : "stream");
 	st = &s->obj.stats;
 	out->requests = atomic_load(&st->requests);
@@ -266,6 +266,9 @@ AIS_EXPORT int ais_stats(const ais_stream *s, struct ais_stats *out)
 	out->bytes_copied = s->bytes_copied;
 	out->connections = atomic_load(&st->connections);
 	out->redirects = atomic_load(&st->redirects);
+	out->checksums_verified = atomic_load(&st->checksums_verified);
+	out->checksums_skipped = atomic_load(&st->checksums_skipped);
+	memset(out->reserved, 0, sizeof(out->reserved));
 	return 0;
 }
 
@@ -278,12 +281,12 @@ AIS_EXPORT int ais_close(ais_stream *s)
 {
 	if (!s)
 		return 0;
-	readahead_free(s->ra);
+	aisi_readahead_free(s->ra);
 	free(s->obj.target);
 	free(s->url);
-	config_release(&s->cfg);
+	aisi_config_release(&s->cfg);
 	pthread_mutex_destroy(&s->obj.lock);
-	client_release(s->client);
+	aisi_client_release(s->client);
 	free(s);
 	return 0;
 }

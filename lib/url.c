@@ -229,7 +229,7 @@ static char *store_url(const char *url, const char *endpoint, char *err,
 	return checked;
 }
 
-char *url_resolve(const char *url, const char *endpoint, char *err,
+char *aisi_url_resolve(const char *url, const char *endpoint, char *err,
                   size_t errlen)
 {
 	const char *sep;

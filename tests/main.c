@@ -163,9 +163,27 @@ int stream_matches_object(ais_stream *s, const char *name, int64_t stop)
 	return n >= 0 && (stop >= 0 || (int64_t)at == ais_size(s));
 }
 
+/* AIS_TEST_SUITE=NAME runs one suite only (a development aid; make check
+ * runs them all). */
+static int run_tests(void)
+{
+	const char *only = getenv("AIS_TEST_SUITE");
+	CU_pSuite suite;
+
+	if (!only || !*only)
+		return CU_basic_run_tests() == CUE_SUCCESS ? 0 : -1;
+	suite = CU_get_suite(only);
+	if (!suite) {
+		fprintf(stderr, "AIS_TEST_SUITE: no suite named '%s'\n", only);
+		return -1;
+	}
+	return CU_basic_run_suite(suite) == CUE_SUCCESS ? 0 : -1;
+}
+
 int main(void)
 {
 	unsigned failures;
+	int run;
 
 	if (harness_start() < 0)
 		return 1;
@@ -184,8 +202,8 @@ int main(void)
 		return 1;
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_tests_failed() +
+	run = run_tests();
+	failures = (run < 0) + CU_get_number_of_tests_failed() +
 	           CU_get_number_of_failures() +
 	           CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
