@@ -52,8 +52,11 @@ AIS_EXPORT la_int64_t ais_archive_seek(struct archive *a, void *stream,
 
 AIS_EXPORT int ais_archive_close(struct archive *a, void *stream)
 {
-	(void)a;
-	return ais_close(stream) == 0 ? ARCHIVE_OK : ARCHIVE_FATAL;
+	if (ais_close(stream) == 0)
+		return ARCHIVE_OK;
+	if (a)
+		archive_set_error(a, errno, "%s", ais_last_error());
+	return ARCHIVE_FATAL;
 }
 
 AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,

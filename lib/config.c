@@ -343,6 +343,31 @@ static int pick_min_speed(long set, long *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* Which checksums to verify: option, else AIS_VERIFY (off, cheap, all),
+ * else cheap. */
+static int pick_verify(int set, int *out, char *err, size_t errlen)
+{
+	static const char *names[] = { "off", "cheap", "all" };
+	const char *v = getenv("AIS_VERIFY");
+
+	if (set < 0 || set > AIS_VERIFY_ALL) {
+		snprintf(err, errlen, "options.verify %d is not AIS_VERIFY_OFF, "
+		         "AIS_VERIFY_CHEAP or AIS_VERIFY_ALL", set);
+		errno = EINVAL;
+		return -1;
+	}
+	*out = set ? set : AIS_VERIFY_CHEAP;
+	if (set || !v || !*v)
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (!strcasecmp(v, names[i]))
+			return *out = AIS_VERIFY_OFF + i, 0;
+	snprintf(err, errlen, "AIS_VERIFY must be off, cheap or all, not '%s'",
+	         v);
+	errno = EINVAL;
+	return -1;
+}
+
 int aisi_config_resolve(struct ais_config *cfg, const struct ais_options *given,
                    char *err, size_t errlen)
 {
@@ -382,6 +407,7 @@ int aisi_config_resolve(struct ais_config *cfg, const struct ais_options *given,
 	    pick_min_speed(opts->min_speed, &cfg->min_speed, err, errlen) < 0 ||
 	    pick_bool(opts->resume_unvalidated, "AIS_RESUME_UNVALIDATED",
 	              &cfg->resume_unvalidated, err, errlen) < 0 ||
+	    pick_verify(opts->verify, &cfg->verify, err, errlen) < 0 ||
 	    copy_headers(cfg, opts->headers, err, errlen) < 0) {
 		int e = errno;
 

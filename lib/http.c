@@ -173,6 +173,9 @@ void aisi_http_parse_header(struct http_reply *r, const char *line, size_t len)
 		snprintf(r->ais_version, sizeof(r->ais_version), "%s", value);
 	else if (IS("Ais-Checksum-Value"))
 		snprintf(r->ais_checksum, sizeof(r->ais_checksum), "%s", value);
+	else if (IS("Ais-Checksum-Type"))
+		snprintf(r->ais_checksum_type, sizeof(r->ais_checksum_type), "%.31s",
+		         value);
 #undef IS
 }
 

@@ -40,6 +40,7 @@ struct ais_config {
 	size_t memory_limit;    /* for a client */
 	long min_speed;         /* bytes/s; 0: no check */
 	bool resume_unvalidated;
+	int verify;             /* AIS_VERIFY_OFF, _CHEAP or _ALL */
 	struct curl_slist *headers;
 	char *endpoint;
 	char *token;     /* NULL when none */
@@ -66,6 +67,38 @@ char *aisi_config_parse_token(const char *text, const char *path, char *err,
 char *aisi_url_resolve(const char *url, const char *endpoint, char *err,
                   size_t errlen);
 
+/* ---- checksums (checksum.c) -------------------------------------------- */
+
+enum cksum_kind {
+	CKSUM_NONE, CKSUM_XXH64, CKSUM_CRC32C, CKSUM_MD5, CKSUM_SHA256,
+	CKSUM_SHA512,
+};
+
+/* A hash being computed over bytes handed out in order. */
+struct cksum {
+	enum cksum_kind kind;
+	void *xxh;      /* XXH64_state_t */
+	uint32_t crc;
+	void *md;       /* EVP_MD_CTX */
+};
+
+/* The kind of an AIStore checksum type name (Ais-Checksum-Type), whether
+ * it is cheap to compute, and the length of its hex value; CKSUM_NONE for
+ * a name it does not know. */
+enum cksum_kind aisi_cksum_kind(const char *type, bool *cheap, size_t *hex_len);
+/* Returns 0, or -1 when out of memory. */
+int aisi_cksum_begin(struct cksum *ck, enum cksum_kind kind);
+void aisi_cksum_update(struct cksum *ck, const void *p, size_t n);
+/* The lowercase hex value, as AIStore writes it; once, at the end. */
+int aisi_cksum_hex(struct cksum *ck, char *out, size_t cap);
+void aisi_cksum_end(struct cksum *ck);
+/* CRC-32C (Castagnoli) of n bytes continuing crc (0 to start). */
+uint32_t aisi_crc32c(uint32_t crc, const void *data, size_t n);
+/* The same the way asked (for tests/check_crc32c.c): the table, the CPU's
+ * instruction (crc unchanged when it has none), or the best there is. */
+enum { CRC32C_BEST, CRC32C_TABLE, CRC32C_HARDWARE };
+uint32_t aisi_crc32c_with(int how, uint32_t crc, const void *data, size_t n);
+
 /* ---- HTTP transport (http.c) ------------------------------------------- */
 
 #define HTTP_VALIDATOR_MAX 256
@@ -85,6 +118,7 @@ struct http_reply {
 	char last_modified[HTTP_VALIDATOR_MAX];
 	char ais_version[HTTP_VALIDATOR_MAX];
 	char ais_checksum[HTTP_VALIDATOR_MAX];
+	char ais_checksum_type[32];
 };
 
 /* Parse one header line of a reply into r (len bytes, CRLF included or
@@ -200,6 +234,15 @@ struct object {
 	 * least this many. */
 	_Atomic int64_t known_length;
 	_Atomic bool range_ok;       /* the first reply was a 206 */
+	/* The checksum of the whole object (Ais-Checksum-Type and -Value),
+	 * once a reply is known to state it: a reply of all of it, or two
+	 * replies of ranges of different lengths that agree.  An AIStore
+	 * target with checksummed range reads labels a range with the
+	 * checksum of the range; range_sums says a reply showed that.
+	 * Guarded by lock. */
+	char whole_sum[HTTP_VALIDATOR_MAX];
+	char whole_sum_type[32];
+	bool range_sums;
 	_Atomic bool sticky_claimed;
 	_Atomic int sticky_errno;    /* ESTALE once the object changed */
 	char sticky_msg[AIS_ERRMSG_MAX]; /* written once, before sticky_errno */
