@@ -21,6 +21,16 @@
 
 #define AIS_ERRMSG_MAX 1024
 
+/* Failure injection: tests/check_failpaths.c builds the library's sources
+ * with -DAIS_FAILPOINTS and makes the named step fail; the library itself
+ * has none. */
+#ifdef AIS_FAILPOINTS
+bool aisi_failpoint(const char *name);
+#define FAILPOINT(name) aisi_failpoint(name)
+#else
+#define FAILPOINT(name) false
+#endif
+
 /* ---- configuration (config.c) ------------------------------------------ */
 
 /* ais_options with every field resolved against the environment and the
@@ -175,11 +185,14 @@ struct http_range {
 /* Send GET url with range, If-Match when if_match is not NULL, and the
  * stream's credentials (token, Authorization and Cookie headers) only when
  * with_auth.  cfg must outlive the request.  Any request in flight is
- * dropped first. */
+ * dropped first.  Returns 0, or -1 with errno: ENOMEM, or ENOTSUP when
+ * libcurl refused a setting the request depends on (the reason is in
+ * aisi_http_start_error()). */
 int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
                const char *url, const struct http_range *range,
                const char *if_match, bool with_auth,
                const struct http_sink *sink);
+const char *aisi_http_start_error(const struct http_conn *c);
 /* Make an aisi_http_pump() waiting in another thread return at once. */
 void aisi_http_wakeup(struct http_conn *c);
 /* Drop the request in flight, if any. */

@@ -206,7 +206,7 @@ static ais_stream *stream_new(struct ais_client *c, const char *url,
 	char err[AIS_ERRMSG_MAX];
 	ais_stream *s;
 
-	s = calloc(1, sizeof(*s));
+	s = FAILPOINT("stream-new") ? NULL : calloc(1, sizeof(*s));
 	if (!s) {
 		aisi_client_release(c);
 		aisi_fail(NULL, ENOMEM, "out of memory");
