@@ -106,6 +106,7 @@ static void no_threads_still_reads(void)
 	struct ais_options o = AIS_OPTIONS_INIT;
 
 	o.connections = 4;
+	o.part_size = 256 << 10; /* many parts, most of them queued ahead */
 	arm("thread-create", 0, true);
 	c = ais_client_new(&o);
 	CHECK(c != NULL, "client: %s", ais_last_error());
