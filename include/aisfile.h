@@ -336,6 +336,27 @@ AIS_EXPORT FILE *ais_client_fopen(ais_client *c, const char *url,
  * them closes.  NULL is accepted. */
 AIS_EXPORT void ais_client_free(ais_client *c);
 
+/*
+ * Where the settings of ais_open(url, opts) come from: writes text to buf,
+ * one line per setting, "NAME: VALUE (SOURCE)", where SOURCE is "options",
+ * the environment variable, "FIELD in PATH" of the AIStore CLI's cli.json,
+ * or "default"; a first line says whether cli.json was read.  The token
+ * is never written, only where it came from ("token: from
+ * AIS_AUTHN_TOKEN_FILE /path").  Nothing is sent over the network.  url
+ * only decides whether the AIStore CLI's files apply (an AIStore URI); NULL
+ * describes the settings of ais_client_new(opts).
+ *
+ * As snprintf(3): at most len bytes are written, always NUL-terminated
+ * when len > 0 (buf may be NULL when len is 0), and the return value is the
+ * length of the whole text, so a return >= len means it was cut short.
+ * Returns -1 with errno and ais_last_error() set when ais_open() would fail
+ * for its settings: EINVAL (a malformed option, environment variable,
+ * cli.json or token file), ENOMEM.
+ */
+AIS_EXPORT int ais_config_describe(const char *url,
+                                   const struct ais_options *opts, char *buf,
+                                   size_t len);
+
 /* Library version string, e.g. "0.1.0". */
 AIS_EXPORT const char *ais_version(void);
 
