@@ -145,7 +145,9 @@ static json_object *parse_object(const char *text, size_t len,
 		fail(ENOMEM, err, errlen, "out of memory");
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	/* Trailing bytes are judged below, to say what they are. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	                       JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	obj = len > (size_t)FILE_MAX ? NULL :
 	      json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
