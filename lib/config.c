@@ -277,12 +277,11 @@ static int token_from_file(struct ais_config *cfg, bool use_cli, char *err,
 	const char *file = getenv("AIS_AUTHN_TOKEN_FILE");
 	bool named = file && *file;
 
-	if (named)
-		cfg->token_path = strdup(file);
-	else if (!use_cli || !(cfg->token_path = aisi_cli_path("auth.token")))
-		return errno == ENOMEM ? out_of_memory(err, errlen) : 0;
-	if (!cfg->token_path)
-		return out_of_memory(err, errlen);
+	if (!named && !use_cli)
+		return 0;
+	cfg->token_path = named ? strdup(file) : aisi_cli_path("auth.token");
+	if (!cfg->token_path) /* ENOENT: no home directory, no login */
+		return named || errno == ENOMEM ? out_of_memory(err, errlen) : 0;
 	cfg->token = aisi_token_load(cfg->token_path, named ?
 	                             "AIS_AUTHN_TOKEN_FILE" :
 	                             "AIStore CLI token file", err, errlen);
