@@ -303,7 +303,9 @@ AIS_EXPORT const char *ais_errmsg(const ais_stream *s);
 AIS_EXPORT const char *ais_last_error(void);
 
 /* Close the stream and free everything it holds.  NULL is accepted.  Returns
- * 0; the pointer is invalid afterwards. */
+ * 0, or -1 with EBADMSG (message in ais_last_error()) when every byte was
+ * read, the end-to-end checksum did not match and no read reported it yet.
+ * The pointer is invalid afterwards either way. */
 AIS_EXPORT int ais_close(ais_stream *s);
 
 /*

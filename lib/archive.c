@@ -52,8 +52,11 @@ AIS_EXPORT la_int64_t ais_archive_seek(struct archive *a, void *stream,
 
 AIS_EXPORT int ais_archive_close(struct archive *a, void *stream)
 {
-	(void)a;
-	return ais_close(stream) == 0 ? ARCHIVE_OK : ARCHIVE_FATAL;
+	if (ais_close(stream) == 0)
+		return ARCHIVE_OK;
+	if (a)
+		archive_set_error(a, errno, "%s", ais_last_error());
+	return ARCHIVE_FATAL;
 }
 
 AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
@@ -65,6 +68,16 @@ AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
 		aisi_fail(NULL, EINVAL, "ais_archive_open: archive is NULL");
 		return ARCHIVE_FATAL;
 	}
+	/* libarchive takes callbacks only while the archive is new; an archive
+	 * opened already would refuse archive_read_open2 without calling the
+	 * close callback, and the stream would leak.  Ask first: no request is
+	 * sent for an archive that cannot take it. */
+	if (archive_read_set_seek_callback(a, ais_archive_seek) != ARCHIVE_OK) {
+		aisi_fail(NULL, EINVAL, "ais_archive_open: %s",
+		          archive_error_string(a) ? archive_error_string(a) :
+		          "the archive is not new");
+		return ARCHIVE_FATAL;
+	}
 	s = ais_open(url, opts);
 	if (!s) {
 		int e = errno;
@@ -73,9 +86,8 @@ AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
 		errno = e;
 		return ARCHIVE_FATAL;
 	}
-	archive_read_set_seek_callback(a, ais_archive_seek);
-	/* archive_read_open2 calls the close callback on failure too, so the
-	 * stream is never leaked. */
+	/* From the new state archive_read_open2 calls the close callback on
+	 * failure too, so the stream is never leaked. */
 	return archive_read_open2(a, s, NULL, ais_archive_read, ais_archive_skip,
 	                          ais_archive_close);
 }

@@ -431,6 +431,34 @@ static int pick_min_speed(long set, long *out, struct config_source *src,
 	return 0;
 }
 
+/* Which checksums to verify: option, else AIS_VERIFY (off, cheap, all),
+ * else cheap. */
+static int pick_verify(int set, int *out, struct config_source *src,
+                       char *err, size_t errlen)
+{
+	static const char *names[] = { "off", "cheap", "all" };
+	const char *v = getenv("AIS_VERIFY");
+
+	if (set < 0 || set > AIS_VERIFY_ALL) {
+		snprintf(err, errlen, "options.verify %d is not AIS_VERIFY_OFF, "
+		         "AIS_VERIFY_CHEAP or AIS_VERIFY_ALL", set);
+		errno = EINVAL;
+		return -1;
+	}
+	*out = set ? set : AIS_VERIFY_CHEAP;
+	set_source(src, set ? ORIGIN_OPTION : ORIGIN_DEFAULT, NULL);
+	if (set || !v || !*v)
+		return 0;
+	set_source(src, ORIGIN_ENV, "AIS_VERIFY");
+	for (int i = 0; i < 3; i++)
+		if (!strcasecmp(v, names[i]))
+			return *out = AIS_VERIFY_OFF + i, 0;
+	snprintf(err, errlen, "AIS_VERIFY must be off, cheap or all, not '%s'",
+	         v);
+	errno = EINVAL;
+	return -1;
+}
+
 /* The timeouts and retry budget; -1 with a message for a bad variable. */
 static int resolve_retries(struct ais_config *cfg,
                            const struct ais_options *opts, char *err,
@@ -500,6 +528,8 @@ int aisi_config_resolve(struct ais_config *cfg, const struct ais_options *given,
 	    pick_bool(opts->resume_unvalidated, "AIS_RESUME_UNVALIDATED",
 	              &cfg->resume_unvalidated,
 	              &cfg->source[CFG_RESUME_UNVALIDATED], err, errlen) < 0 ||
+	    pick_verify(opts->verify, &cfg->verify, &cfg->source[CFG_VERIFY],
+	                err, errlen) < 0 ||
 	    copy_headers(cfg, opts->headers, err, errlen) < 0) {
 		int e = errno;
 
@@ -645,6 +675,9 @@ static void describe(FILE *out, const struct ais_config *cfg)
 	              cfg->min_speed ? v : "off");
 	describe_line(out, cfg, CFG_RESUME_UNVALIDATED, "resume_unvalidated",
 	              cfg->resume_unvalidated ? "yes" : "no");
+	describe_line(out, cfg, CFG_VERIFY, "verify",
+	              cfg->verify == AIS_VERIFY_OFF ? "off" :
+	              cfg->verify == AIS_VERIFY_ALL ? "all" : "cheap");
 	for (const struct curl_slist *h = cfg->headers; h; h = h->next)
 		headers++;
 	snprintf(v, sizeof(v), "%d", headers);

@@ -132,11 +132,42 @@ static bool whole_object(const struct http_reply *r)
 	        r->range_end == r->range_total - 1);
 }
 
+static int64_t range_length(const struct http_reply *r)
+{
+	return r->range_start >= 0 ? r->range_end - r->range_start + 1 : -1;
+}
+
+/* Learn the checksum of the whole object from r, when r shows it.  Called
+ * with the object's lock held. */
+static void learn_whole_sum(struct object *o, const struct http_reply *r)
+{
+	const struct http_reply *id = &o->identity;
+
+	if (*o->whole_sum || !*r->ais_checksum)
+		return;
+	if (!whole_object(r)) {
+		/* Two ranges of different lengths cannot share a checksum of
+		 * their own (short of a collision): the same value names the
+		 * object. */
+		if (r == id || whole_object(id) || !*id->ais_checksum ||
+		    range_length(r) == range_length(id))
+			return;
+		if (strcmp(r->ais_checksum, id->ais_checksum)) {
+			o->range_sums = true;
+			return;
+		}
+	}
+	snprintf(o->whole_sum, sizeof(o->whole_sum), "%s", r->ais_checksum);
+	snprintf(o->whole_sum_type, sizeof(o->whole_sum_type), "%s",
+	         r->ais_checksum_type);
+}
+
 /* Called with the object's lock held. */
 static int check_identity(struct fetcher *f, const struct http_reply *r,
                           int64_t total)
 {
-	const struct http_reply *id = &f->obj->identity;
+	struct object *o = f->obj;
+	const struct http_reply *id = &o->identity;
 
 	if (compare_size(f, total) ||
 	    compare_validator(f, "ETag", id->etag, r->etag) ||
@@ -148,6 +179,11 @@ static int check_identity(struct fetcher *f, const struct http_reply *r,
 	    compare_validator(f, "Ais-Checksum-Value", id->ais_checksum,
 	                      r->ais_checksum))
 		return -1;
+	if (*o->whole_sum && whole_object(r) &&
+	    compare_validator(f, "Ais-Checksum-Value", o->whole_sum,
+	                      r->ais_checksum))
+		return -1;
+	learn_whole_sum(o, r);
 	return 0;
 }
 
@@ -163,6 +199,7 @@ static int check_or_fix_identity(struct fetcher *f, const struct http_reply *r,
 	} else {
 		o->identity = *r;
 		o->have_identity = true;
+		learn_whole_sum(o, &o->identity);
 		atomic_store(&o->size, total);
 		atomic_store(&o->range_ok, r->status == 206);
 		atomic_store(&o->joinable, o->cfg->resume_unvalidated ||
@@ -399,7 +436,10 @@ static int send_request(struct fetcher *f)
 	range.send = first || range.from > 0 || range.to >= 0;
 	if (aisi_http_start(f->http, o->cfg, f->req_url, &range, *etag ? etag : NULL,
 	               with_auth, &f->sink) < 0)
-		return fetch_fail(f, ENOMEM, "out of memory starting a request");
+		return errno == ENOMEM ?
+		       fetch_fail(f, ENOMEM, "out of memory starting a request") :
+		       fetch_fail(f, errno, "%s: %s", o->url,
+		                  aisi_http_start_error(f->http));
 	f->req_offset = range.from;
 	f->req_next = range.from;
 	f->req_end = range.to >= 0 ? range.to + 1 : -1;

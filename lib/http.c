@@ -49,6 +49,7 @@ struct http_conn {
 	char error_body[ERROR_BODY_MAX];
 	size_t error_body_len;
 	char curl_error[CURL_ERROR_SIZE];
+	char start_error[256]; /* why aisi_http_start failed */
 	char *location; /* of the last 3xx reply */
 	int connections; /* opened by requests since the last take */
 };
@@ -173,6 +174,9 @@ void aisi_http_parse_header(struct http_reply *r, const char *line, size_t len)
 		snprintf(r->ais_version, sizeof(r->ais_version), "%s", value);
 	else if (IS("Ais-Checksum-Value"))
 		snprintf(r->ais_checksum, sizeof(r->ais_checksum), "%s", value);
+	else if (IS("Ais-Checksum-Type"))
+		snprintf(r->ais_checksum_type, sizeof(r->ais_checksum_type), "%.31s",
+		         value);
 #undef IS
 }
 
@@ -238,53 +242,85 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 	return taken;
 }
 
+/* A setting a request depends on for its safety or its meaning: one that
+ * libcurl refuses (an older libcurl than the build's, a TLS backend without
+ * it) stops the request instead of sending it without. */
+#define MUST_SET(c, opt, value) \
+	must_set((c), curl_easy_setopt((c)->easy, (opt), (value)), #opt)
+
+static int must_set(struct http_conn *c, CURLcode rc, const char *name)
+{
+	if (FAILPOINT("setopt"))
+		rc = CURLE_UNKNOWN_OPTION;
+	if (rc == CURLE_OK)
+		return 0;
+	if (rc == CURLE_OUT_OF_MEMORY) {
+		errno = ENOMEM;
+		return -1;
+	}
+	snprintf(c->start_error, sizeof(c->start_error), "libcurl %s refused "
+	         "%s (%s): the request is not sent without it",
+	         curl_version_info(CURLVERSION_NOW)->version, name + 8,
+	         curl_easy_strerror(rc));
+	errno = ENOTSUP;
+	return -1;
+}
+
 /* The settings of the stream sending the request: libcurl keeps TLS
  * connections apart by these, so a pooled connection is reused only by a
  * request with the same ones. */
-static void setup_request(struct http_conn *c)
+static int setup_request(struct http_conn *c)
 {
 	const struct ais_config *cfg = c->cfg;
-	CURL *e = c->easy;
 
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
-	if (cfg->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
-	if (cfg->cert_file)
-		curl_easy_setopt(e, CURLOPT_SSLCERT, cfg->cert_file);
-	if (cfg->key_file)
-		curl_easy_setopt(e, CURLOPT_SSLKEY, cfg->key_file);
-	if (cfg->skip_verify) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	if (MUST_SET(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms) ||
+	    (cfg->ca_file && MUST_SET(c, CURLOPT_CAINFO, cfg->ca_file)) ||
+	    (cfg->cert_file && MUST_SET(c, CURLOPT_SSLCERT, cfg->cert_file)) ||
+	    (cfg->key_file && MUST_SET(c, CURLOPT_SSLKEY, cfg->key_file)))
+		return -1;
+	if (cfg->skip_verify &&
+	    (MUST_SET(c, CURLOPT_SSL_VERIFYPEER, 0L) ||
+	     MUST_SET(c, CURLOPT_SSL_VERIFYHOST, 0L)))
+		return -1;
+	return 0;
 }
 
 /* Options every request has.  curl_easy_reset() before each request drops
  * the last stream's settings but keeps the open connections and caches. */
-static void setup_easy(struct http_conn *c)
+static int setup_easy(struct http_conn *c)
 {
 	CURL *e = c->easy;
 
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Redirects are ours to follow (fetch.c), to http and https only. */
+	if (MUST_SET(c, CURLOPT_NOSIGNAL, 1L) ||
+	    MUST_SET(c, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    MUST_SET(c, CURLOPT_PROTOCOLS_STR, "http,https") ||
+	    MUST_SET(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
+	    (c->share && MUST_SET(c, CURLOPT_SHARE, c->share)) ||
+	    MUST_SET(c, CURLOPT_ERRORBUFFER, c->curl_error) ||
+	    MUST_SET(c, CURLOPT_HEADERFUNCTION, on_header) ||
+	    MUST_SET(c, CURLOPT_HEADERDATA, c) ||
+	    MUST_SET(c, CURLOPT_WRITEFUNCTION, on_body) ||
+	    MUST_SET(c, CURLOPT_WRITEDATA, c))
+		return -1;
+	/* Helpful, not essential. */
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (c->share)
-		curl_easy_setopt(e, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "aisfile/" PACKAGE_VERSION);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->curl_error);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
 	/* Larger socket reads mean fewer callbacks; the pieces handed to the
 	 * sink stay at most CURL_MAX_WRITE_SIZE each. */
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+	return 0;
+}
+
+const char *aisi_http_start_error(const struct http_conn *c)
+{
+	return c->start_error;
 }
 
 struct http_conn *aisi_http_conn_new(CURLSH *share)
 {
-	struct http_conn *c = calloc(1, sizeof(*c));
+	struct http_conn *c = FAILPOINT("conn-new") ? NULL :
+	                      calloc(1, sizeof(*c));
 
 	if (!c) {
 		errno = ENOMEM;
@@ -441,11 +477,11 @@ int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
 	}
 	aisi_http_free_headers(c->request_headers);
 	c->request_headers = headers;
+	c->start_error[0] = '\0';
 	curl_easy_reset(c->easy);
-	setup_easy(c);
-	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c->easy, CURLOPT_URL, url);
-	setup_request(c);
+	if (setup_easy(c) < 0 || MUST_SET(c, CURLOPT_HTTPHEADER, headers) ||
+	    MUST_SET(c, CURLOPT_URL, url) || setup_request(c) < 0)
+		return -1;
 	c->sink = *sink;
 	reset_reply(&c->reply);
 	c->reply_delivered = false;

@@ -21,6 +21,16 @@
 
 #define AIS_ERRMSG_MAX 1024
 
+/* Failure injection: tests/check_failpaths.c builds the library's sources
+ * with -DAIS_FAILPOINTS and makes the named step fail; the library itself
+ * has none. */
+#ifdef AIS_FAILPOINTS
+bool aisi_failpoint(const char *name);
+#define FAILPOINT(name) aisi_failpoint(name)
+#else
+#define FAILPOINT(name) false
+#endif
+
 /* ---- configuration (config.c) ------------------------------------------ */
 
 /* The settings of ais_config, for where each came from. */
@@ -44,6 +54,7 @@ enum config_setting {
 	CFG_MEMORY_LIMIT,
 	CFG_MIN_SPEED,
 	CFG_RESUME_UNVALIDATED,
+	CFG_VERIFY,
 	CFG_HEADERS,
 	CFG_SETTINGS /* their count */
 };
@@ -89,6 +100,7 @@ struct ais_config {
 	size_t memory_limit;    /* for a client */
 	long min_speed;         /* bytes/s; 0: no check */
 	bool resume_unvalidated;
+	int verify;             /* AIS_VERIFY_OFF, _CHEAP or _ALL */
 	struct curl_slist *headers;
 	char *endpoint;
 	char *token;     /* NULL when none */
@@ -160,6 +172,38 @@ char *aisi_url_resolve(const char *url, const char *endpoint, char *err,
  * oc://), read through the endpoint. */
 bool aisi_url_is_store(const char *url);
 
+/* ---- checksums (checksum.c) -------------------------------------------- */
+
+enum cksum_kind {
+	CKSUM_NONE, CKSUM_XXH64, CKSUM_CRC32C, CKSUM_MD5, CKSUM_SHA256,
+	CKSUM_SHA512,
+};
+
+/* A hash being computed over bytes handed out in order. */
+struct cksum {
+	enum cksum_kind kind;
+	void *xxh;      /* XXH64_state_t */
+	uint32_t crc;
+	void *md;       /* EVP_MD_CTX */
+};
+
+/* The kind of an AIStore checksum type name (Ais-Checksum-Type), whether
+ * it is cheap to compute, and the length of its hex value; CKSUM_NONE for
+ * a name it does not know. */
+enum cksum_kind aisi_cksum_kind(const char *type, bool *cheap, size_t *hex_len);
+/* Returns 0, or -1 when out of memory. */
+int aisi_cksum_begin(struct cksum *ck, enum cksum_kind kind);
+void aisi_cksum_update(struct cksum *ck, const void *p, size_t n);
+/* The lowercase hex value, as AIStore writes it; once, at the end. */
+int aisi_cksum_hex(struct cksum *ck, char *out, size_t cap);
+void aisi_cksum_end(struct cksum *ck);
+/* CRC-32C (Castagnoli) of n bytes continuing crc (0 to start). */
+uint32_t aisi_crc32c(uint32_t crc, const void *data, size_t n);
+/* The same the way asked (for tests/check_crc32c.c): the table, the CPU's
+ * instruction (crc unchanged when it has none), or the best there is. */
+enum { CRC32C_BEST, CRC32C_TABLE, CRC32C_HARDWARE };
+uint32_t aisi_crc32c_with(int how, uint32_t crc, const void *data, size_t n);
+
 /* ---- HTTP transport (http.c) ------------------------------------------- */
 
 #define HTTP_VALIDATOR_MAX 256
@@ -179,6 +223,7 @@ struct http_reply {
 	char last_modified[HTTP_VALIDATOR_MAX];
 	char ais_version[HTTP_VALIDATOR_MAX];
 	char ais_checksum[HTTP_VALIDATOR_MAX];
+	char ais_checksum_type[32];
 };
 
 /* Parse one header line of a reply into r (len bytes, CRLF included or
@@ -235,11 +280,14 @@ struct http_range {
 /* Send GET url with range, If-Match when if_match is not NULL, and the
  * stream's credentials (token, Authorization and Cookie headers) only when
  * with_auth.  cfg must outlive the request.  Any request in flight is
- * dropped first. */
+ * dropped first.  Returns 0, or -1 with errno: ENOMEM, or ENOTSUP when
+ * libcurl refused a setting the request depends on (the reason is in
+ * aisi_http_start_error()). */
 int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
                const char *url, const struct http_range *range,
                const char *if_match, bool with_auth,
                const struct http_sink *sink);
+const char *aisi_http_start_error(const struct http_conn *c);
 /* Make an aisi_http_pump() waiting in another thread return at once. */
 void aisi_http_wakeup(struct http_conn *c);
 /* Drop the request in flight, if any. */
@@ -294,6 +342,15 @@ struct object {
 	 * least this many. */
 	_Atomic int64_t known_length;
 	_Atomic bool range_ok;       /* the first reply was a 206 */
+	/* The checksum of the whole object (Ais-Checksum-Type and -Value),
+	 * once a reply is known to state it: a reply of all of it, or two
+	 * replies of ranges of different lengths that agree.  An AIStore
+	 * target with checksummed range reads labels a range with the
+	 * checksum of the range; range_sums says a reply showed that.
+	 * Guarded by lock. */
+	char whole_sum[HTTP_VALIDATOR_MAX];
+	char whole_sum_type[32];
+	bool range_sums;
 	_Atomic bool sticky_claimed;
 	_Atomic int sticky_errno;    /* ESTALE once the object changed */
 	char sticky_msg[AIS_ERRMSG_MAX]; /* written once, before sticky_errno */

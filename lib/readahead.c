@@ -579,7 +579,8 @@ void aisi_readahead_free(struct readahead *ra)
 struct readahead *aisi_readahead_new(struct object *obj, struct ais_client *c)
 {
 	const struct ais_config *cfg = obj->cfg;
-	struct readahead *ra = calloc(1, sizeof(*ra));
+	struct readahead *ra = FAILPOINT("readahead-new") ? NULL :
+	                       calloc(1, sizeof(*ra));
 
 	if (!ra)
 		goto oom;
@@ -601,8 +602,9 @@ struct readahead *aisi_readahead_new(struct object *obj, struct ais_client *c)
 	ra->read_through = cfg->skip_read_through;
 	ra->window = min_size(FIRST_PART, ra->window_max);
 	aisi_fetcher_init(&ra->caller, obj, c);
-	if (!(ra->slots = calloc((size_t)ra->nslots, sizeof(*ra->slots)))) {
-		free(ra);
+	if (FAILPOINT("readahead-slots") ||
+	    !(ra->slots = calloc((size_t)ra->nslots, sizeof(*ra->slots)))) {
+		free(ra); /* the fetcher holds nothing before its first fill */
 		goto oom;
 	}
 	pthread_cond_init(&ra->data, NULL);

@@ -32,11 +32,135 @@ struct ais_stream {
 	 * read(2) and stdio do, so a short count is never taken for the end. */
 	int pending_errno;
 	char errmsg[AIS_ERRMSG_MAX];
+
+	/* The end-to-end checksum of the bytes handed out, in order: running
+	 * while bytes [0, upto) are hashed and no byte past upto was handed
+	 * out first; done once the end was reached.  bad holds EBADMSG and
+	 * bad_msg why, once the hash and the server disagreed; every read at
+	 * the end reports it, and ais_close if no read did. */
+	enum { VERIFY_IDLE, VERIFY_RUNNING, VERIFY_DONE } verify;
+	struct cksum cksum;
+	char cksum_type[32];
+	int64_t cksum_upto;
+	int bad;
+	bool bad_reported;
+	char bad_msg[AIS_ERRMSG_MAX];
 };
 
 char *aisi_stream_errbuf(struct ais_stream *s)
 {
 	return s->errmsg;
+}
+
+/* ---- the end-to-end checksum -------------------------------------------------- */
+
+static void verify_skipped(ais_stream *s)
+{
+	if (s->verify == VERIFY_RUNNING)
+		aisi_cksum_end(&s->cksum);
+	s->verify = VERIFY_DONE;
+	atomic_fetch_add(&s->obj.stats.checksums_skipped, 1);
+}
+
+/* After the first reply: hash what is delivered when the server states the
+ * object's checksum in a type the options ask to check. */
+static void verify_begin(ais_stream *s)
+{
+	struct object *o = &s->obj;
+	char type[sizeof(s->cksum_type)];
+	enum cksum_kind kind;
+	bool stated, cheap;
+	size_t hex_len;
+
+	pthread_mutex_lock(&o->lock);
+	stated = o->have_identity && *o->identity.ais_checksum;
+	snprintf(type, sizeof(type), "%s", o->identity.ais_checksum_type);
+	pthread_mutex_unlock(&o->lock);
+	if (!stated)
+		return;
+	kind = aisi_cksum_kind(type, &cheap, &hex_len);
+	s->verify = VERIFY_DONE;
+	if (kind == CKSUM_NONE || s->cfg.verify == AIS_VERIFY_OFF ||
+	    (!cheap && s->cfg.verify != AIS_VERIFY_ALL)) {
+		atomic_fetch_add(&o->stats.checksums_skipped, 1);
+		return;
+	}
+	if (aisi_cksum_begin(&s->cksum, kind) < 0) {
+		aisi_cksum_end(&s->cksum);
+		atomic_fetch_add(&o->stats.checksums_skipped, 1);
+		return;
+	}
+	snprintf(s->cksum_type, sizeof(s->cksum_type), "%s", type);
+	s->verify = VERIFY_RUNNING;
+}
+
+/* All bytes are hashed: compare with the checksum the server stated for the
+ * whole object. */
+static void verify_end(ais_stream *s)
+{
+	struct object *o = &s->obj;
+	char want[HTTP_VALIDATOR_MAX], want_type[32], got[160];
+	enum cksum_kind kind;
+	size_t hex_len;
+	bool cheap;
+
+	pthread_mutex_lock(&o->lock);
+	snprintf(want, sizeof(want), "%s", o->whole_sum);
+	snprintf(want_type, sizeof(want_type), "%s", o->whole_sum_type);
+	pthread_mutex_unlock(&o->lock);
+	/* Only checksums of ranges were seen, or the one of the whole object
+	 * is of another type than the first reply said. */
+	kind = aisi_cksum_kind(want_type, &cheap, &hex_len);
+	if (!*want || strcasecmp(want_type, s->cksum_type) ||
+	    aisi_cksum_hex(&s->cksum, got, sizeof(got)) < 0) {
+		verify_skipped(s);
+		return;
+	}
+	aisi_cksum_end(&s->cksum);
+	s->verify = VERIFY_DONE;
+	if (kind != CKSUM_NONE && strlen(want) == hex_len &&
+	    !strcasecmp(want, got)) {
+		atomic_fetch_add(&o->stats.checksums_verified, 1);
+		return;
+	}
+	s->bad = EBADMSG;
+	snprintf(s->bad_msg, sizeof(s->bad_msg), "checksum mismatch in %s: the "
+	         "server states %s %s, the %lld bytes delivered hash to %s; the "
+	         "object is damaged or changed (AIS_VERIFY=off skips the check)",
+	         s->url, s->cksum_type, want, (long long)s->cksum_upto, got);
+}
+
+/* The caller was handed n bytes at at. */
+static void verify_bytes(ais_stream *s, int64_t at, const char *p, size_t n)
+{
+	int64_t size;
+
+	if (s->verify != VERIFY_RUNNING)
+		return;
+	if (at > s->cksum_upto) { /* a gap: the hash cannot cover it */
+		verify_skipped(s);
+		return;
+	}
+	if (at + (int64_t)n <= s->cksum_upto)
+		return; /* read again: hashed already */
+	aisi_cksum_update(&s->cksum, p + (s->cksum_upto - at),
+	                  (size_t)(at + (int64_t)n - s->cksum_upto));
+	s->cksum_upto = at + (int64_t)n;
+	size = atomic_load(&s->obj.size);
+	if (size >= 0 && s->cksum_upto >= size)
+		verify_end(s);
+}
+
+/* At the end of the object: a mismatch fails the read that would have said
+ * so. */
+static ssize_t verify_at_end(ais_stream *s)
+{
+	if (s->verify == VERIFY_RUNNING && s->pos == s->cksum_upto)
+		verify_end(s);
+	if (!s->bad)
+		return 0;
+	s->bad_reported = true;
+	return aisi_fail(s, s->bad, "%s", s->bad_msg);
 }
 
 /* ---- bytes at pos ----------------------------------------------------------- */
@@ -67,6 +191,8 @@ static ssize_t stream_peek(ais_stream *s, const char **p)
 	n = aisi_readahead_peek(s->ra, s->pos, p, &err, msg, sizeof(msg));
 	if (n < 0)
 		return aisi_fail(s, err, "%s", msg);
+	if (n == 0)
+		return verify_at_end(s);
 	return n;
 }
 
@@ -80,7 +206,7 @@ static ais_stream *stream_new(struct ais_client *c, const char *url,
 	char err[AIS_ERRMSG_MAX];
 	ais_stream *s;
 
-	s = calloc(1, sizeof(*s));
+	s = FAILPOINT("stream-new") ? NULL : calloc(1, sizeof(*s));
 	if (!s) {
 		aisi_client_release(c);
 		aisi_fail(NULL, ENOMEM, "out of memory");
@@ -141,6 +267,7 @@ static ais_stream *stream_open(struct ais_client *c, const char *url,
 		aisi_fail(NULL, e, "%s", msg);
 		return NULL;
 	}
+	verify_begin(s);
 	return s;
 }
 
@@ -176,6 +303,7 @@ AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf)
 	if (n <= 0)
 		return n;
 	*buf = p;
+	verify_bytes(s, s->pos, p, (size_t)n);
 	s->next_from = s->pos;
 	s->pos += n;
 	s->bytes_delivered += (uint64_t)n;
@@ -202,6 +330,7 @@ AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len)
 			break;
 		take = (size_t)n < len - done ? (size_t)n : len - done;
 		memcpy((char *)buf + done, p, take);
+		verify_bytes(s, s->pos, p, take);
 		s->pos += (int64_t)take;
 		done += take;
 	}
@@ -286,8 +415,17 @@ AIS_EXPORT const char *ais_errmsg(const ais_stream *s)
 
 AIS_EXPORT int ais_close(ais_stream *s)
 {
+	int bad;
+
 	if (!s)
 		return 0;
+	/* A mismatch no read reported (the caller stopped at the last byte)
+	 * fails the close. */
+	bad = s->bad && !s->bad_reported;
+	if (bad)
+		aisi_fail(NULL, s->bad, "%s", s->bad_msg);
+	if (s->verify == VERIFY_RUNNING)
+		aisi_cksum_end(&s->cksum);
 	aisi_readahead_free(s->ra);
 	free(s->obj.target);
 	free(s->url);
@@ -295,6 +433,10 @@ AIS_EXPORT int ais_close(ais_stream *s)
 	pthread_mutex_destroy(&s->obj.lock);
 	aisi_client_release(s->client);
 	free(s);
+	if (bad) {
+		errno = EBADMSG;
+		return -1;
+	}
 	return 0;
 }
 

@@ -2,7 +2,21 @@
 # The shared library exports exactly the functions the public headers
 # declare with AIS_EXPORT: everything else is built with -fvisibility=hidden,
 # and a declared function that is not exported would fail at link time in a
-# user's program.  Prints the differences and fails if there are any.
+# user's program.  And the static library, where hidden names are still
+# global to the program that links it, may define no name outside ais_
+# (public) and aisi_ (internal), so it cannot clash with a program's own.
+# Prints the offenders and fails if there are any.
+archive=lib/.libs/libaisfile.a
+if [ -f "$archive" ]; then
+	stray=$(nm -g --defined-only "$archive" | awk 'NF == 3 { print $3 }' |
+		grep -v '^_' | grep -v '^aisi\{0,1\}_' | sort -u)
+	if [ -n "$stray" ]; then
+		echo "libaisfile.a defines names outside ais_/aisi_:"
+		printf '  %s\n' $stray
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+fi
 lib=lib/.libs/libaisfile.so
 if [ ! -f "$lib" ]; then
 	echo "SKIP: no $lib (built without shared libraries)"

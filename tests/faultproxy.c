@@ -16,6 +16,8 @@
  *   503       read the request head, answer 503, close; no upstream contact
  *   close     close at once
  *   delay:MS  wait MS ms before connecting upstream, then pass
+ *   flip:N    pass, but invert byte N (counted as for cut) on its way to
+ *             the client: a body damaged in transit, with intact framing
  *   norange   drop the Range header from the first request head, then pass:
  *             the server answers a ranged request with 200 and the whole
  *             body, as one that ignores Range does (later requests on the
@@ -49,7 +51,7 @@
 
 enum action_kind {
 	ACTION_PASS, ACTION_CUT, ACTION_RESET, ACTION_STALL,
-	ACTION_503, ACTION_CLOSE, ACTION_DELAY, ACTION_NORANGE,
+	ACTION_503, ACTION_CLOSE, ACTION_DELAY, ACTION_NORANGE, ACTION_FLIP,
 };
 
 struct action {
@@ -71,6 +73,7 @@ static const struct {
 	{ "close", ACTION_CLOSE, false },
 	{ "delay", ACTION_DELAY, true },
 	{ "norange", ACTION_NORANGE, false },
+	{ "flip", ACTION_FLIP, true },
 };
 
 #define ACTION_NAME_COUNT (sizeof action_names / sizeof action_names[0])
@@ -380,8 +383,10 @@ static size_t drop_header(char *head, size_t length, const char *name)
 
 enum relay_end { RELAY_SIDE_CLOSED, RELAY_LIMIT_REACHED };
 
-/* Forwards both ways until a side closes or `limit` bytes (NO_LIMIT: never) reached the client. */
-static enum relay_end relay(int client_fd, int upstream_fd, long long limit)
+/* Forwards both ways until a side closes or `limit` bytes (NO_LIMIT: never)
+ * reached the client; byte `flip` (NO_LIMIT: none) to the client goes
+ * inverted. */
+static enum relay_end relay(int client_fd, int upstream_fd, long long limit, long long flip)
 {
 	char buffer[RELAY_BUFFER_SIZE];
 	long long sent_to_client = 0;
@@ -404,6 +409,8 @@ static enum relay_end relay(int client_fd, int upstream_fd, long long limit)
 			if (limit != NO_LIMIT && limit - sent_to_client < (long long)wanted)
 				wanted = (size_t)(limit - sent_to_client);
 			ssize_t received = receive(upstream_fd, buffer, wanted);
+			if (received > 0 && flip >= sent_to_client && flip < sent_to_client + received)
+				buffer[flip - sent_to_client] ^= (char)0xff;
 			if (received <= 0 || !send_all(client_fd, buffer, (size_t)received))
 				return RELAY_SIDE_CLOSED;
 			sent_to_client += received;
@@ -475,7 +482,8 @@ static void serve_request(struct connection *connection)
 	if (!send_all(connection->upstream_fd, head, head_length))
 		return;
 	enum relay_end end = relay(connection->client_fd, connection->upstream_fd,
-				   client_byte_limit(connection->action));
+				   client_byte_limit(connection->action),
+				   connection->action.kind == ACTION_FLIP ? connection->action.amount : NO_LIMIT);
 	finish_relayed_connection(connection, end);
 }
 

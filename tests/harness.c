@@ -166,6 +166,7 @@ static void cluster_stop(void);
 static void tls_stop(void);
 static void chain_stop(void);
 static void liar_stop(void);
+static void served_stop(void);
 
 /* Print "harness: ..." on stderr and return -1, so error paths are one line. */
 static int fail(const char *fmt, ...)
@@ -1404,6 +1405,7 @@ void harness_stop(void)
 	if (!harness.running || getpid() != harness.owner)
 		return;
 	liar_stop();
+	served_stop();
 	chain_stop();
 	tls_stop();
 	cluster_stop();
@@ -1597,6 +1599,11 @@ static int tool_start(const char *tool, char *const argv[], pid_t *pid,
 
 int proxy_start(struct proxy *p, const char *schedule)
 {
+	return proxy_start_to(p, harness.server.ports[0], schedule);
+}
+
+int proxy_start_to(struct proxy *p, int upstream_port, const char *schedule)
+{
 	char binary[PATH_MAX], upstream[16];
 	char *argv[] = { binary, "-u", upstream, "-l", p->log, (char *)schedule, NULL };
 	char log_name[64];
@@ -1607,7 +1614,7 @@ int proxy_start(struct proxy *p, const char *schedule)
 		return fail("proxy_start needs harness_start first");
 	if (tool_path("FAULTPROXY", "faultproxy", binary, sizeof(binary)) < 0)
 		return -1;
-	snprintf(upstream, sizeof(upstream), "%d", harness.server.ports[0]);
+	snprintf(upstream, sizeof(upstream), "%d", upstream_port);
 	snprintf(log_name, sizeof(log_name), "proxy-%d.log", ++proxy_serial);
 	if (join_path(p->log, sizeof(p->log), harness.dir, log_name) < 0)
 		return fail("proxy log path too long");
@@ -2236,4 +2243,71 @@ char *chain_log(enum chain_server which)
 		return NULL;
 	}
 	return read_log(chain.logs[which]);
+}
+
+/* ---- objects served with extra headers ---------------------------------- */
+
+static struct {
+	bool running;
+	struct nginx server;
+	const struct served_object *objects;
+	size_t count;
+} served;
+
+static void served_stop(void)
+{
+	nginx_stop(&served.server);
+	memset(&served, 0, sizeof(served));
+}
+
+static int write_served_http(FILE *f, const struct nginx *n)
+{
+	fprintf(f,
+		"\tserver {\n"
+		"\t\tlisten 127.0.0.1:%d;\n"
+		"\t\tserver_name localhost;\n",
+		n->ports[0]);
+	for (size_t i = 0; i < served.count; i++) {
+		const struct served_object *o = &served.objects[i];
+
+		fprintf(f, "\t\tlocation = %s {\n\t\t\talias %s/%s;\n",
+			o->path, harness.objdir, o->object);
+		for (const char *const *h = o->headers; h && *h; h++) {
+			const char *colon = strchr(*h, ':');
+
+			if (!colon)
+				return fail("served header without a colon: %s", *h);
+			fprintf(f, "\t\t\tadd_header %.*s \"%s\" always;\n",
+				(int)(colon - *h), *h, colon + 1 + strspn(colon + 1, " "));
+		}
+		fputs("\t\t}\n", f);
+	}
+	fputs("\t}\n", f);
+	return 0;
+}
+
+int served_start(const struct served_object *objects, size_t count)
+{
+	if (harness_start() < 0)
+		return -1;
+	served_stop();
+	served.objects = objects;
+	served.count = count;
+	if (nginx_init(&served.server, "served", 1, 404) < 0 ||
+	    nginx_start(&served.server, write_served_http) < 0) {
+		served_stop();
+		return -1;
+	}
+	served.running = true;
+	return 0;
+}
+
+int served_port(void)
+{
+	return served.running ? served.server.ports[0] : -1;
+}
+
+void served_url(char *out, size_t n, const char *path)
+{
+	format_url(out, n, "http://127.0.0.1", served.server.ports[0], path);
 }

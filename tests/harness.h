@@ -111,6 +111,8 @@ struct proxy {
  * the temp dir, one per proxy.  Needs harness_start().  Returns 0 or -1.
  */
 int proxy_start(struct proxy *p, const char *schedule);
+/* The same in front of another loopback server's port. */
+int proxy_start_to(struct proxy *p, int upstream_port, const char *schedule);
 /* SIGTERM, then SIGKILL if it has not exited after 2 s.  Safe to call twice. */
 void proxy_stop(struct proxy *p);
 void proxy_url(const struct proxy *p, char *out, size_t n, const char *path);
@@ -251,5 +253,22 @@ void chain_url(char *out, size_t n, enum chain_server which, const char *path);
 /* malloc'd NUL-terminated content of server which's log ("" if it has none
  * yet), caller frees.  NULL on error.  Any thread. */
 char *chain_log(enum chain_server which);
+
+/* ---- objects served with extra headers (AIStore's checksum headers) ---- */
+
+/* The harness object at path, served by its own nginx with the headers
+ * ("Name: value") added to every reply. */
+struct served_object {
+	const char *path;     /* "/sum/xxhash2", an exact location */
+	const char *object;   /* a harness object name */
+	const char *const *headers; /* NULL-terminated */
+};
+
+/* Start (or restart with a new list) the nginx serving objects[0..count),
+ * which must stay valid until harness_stop().  Returns 0 or -1.  Suite
+ * thread only. */
+int served_start(const struct served_object *objects, size_t count);
+int served_port(void);
+void served_url(char *out, size_t n, const char *path);
 
 #endif

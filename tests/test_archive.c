@@ -277,6 +277,31 @@ static void test_archive_read_failure_reaches_libarchive(void)
 	proxy_stop(&p);
 }
 
+/* An archive that is open already cannot take a second source: libarchive
+ * would refuse it without calling the close callback.  ais_archive_open
+ * must fail without sending a request (and without leaking a stream). */
+static void test_archive_open_on_open_archive_sends_nothing(void)
+{
+	struct archive *a = reader();
+	struct proxy p;
+	char *log;
+
+	CU_ASSERT_EQUAL_FATAL(ais_archive_open(a, url_of("/small.tar"), NULL),
+	                      ARCHIVE_OK);
+	CU_ASSERT_EQUAL_FATAL(proxy_start(&p, "pass"), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(ais_archive_open(a, proxied(&p, "/small.tar"), NULL),
+	                ARCHIVE_FATAL);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "ais_archive_open"));
+	log = proxy_log(&p);
+	CU_ASSERT_PTR_NOT_NULL(log);
+	CU_ASSERT_STRING_EQUAL(log ? log : "?", ""); /* no connection at all */
+	free(log);
+	archive_read_free(a);
+	proxy_stop(&p);
+}
+
 int register_archive_suite(void)
 {
 	static const struct test_case tests[] = {
@@ -297,6 +322,8 @@ int register_archive_suite(void)
 		  test_archive_open_missing_object_sets_archive_error },
 		{ "read failure reaches libarchive",
 		  test_archive_read_failure_reaches_libarchive },
+		{ "ais_archive_open on an open archive sends no request",
+		  test_archive_open_on_open_archive_sends_nothing },
 		{ NULL, NULL },
 	};
 
