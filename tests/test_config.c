@@ -24,7 +24,7 @@
 static const char *const env_names[] = {
 	"HOME", "AIS_ENDPOINT", "AIS_AUTHN_TOKEN", "AIS_AUTHN_TOKEN_FILE",
 	"AIS_CLIENT_CA", "AIS_CRT", "AIS_CRT_KEY", "AIS_SKIP_VERIFY_CRT",
-	"AIS_READ_TIMEOUT", "AIS_CONNECTIONS",
+	"AIS_READ_TIMEOUT", "AIS_CONNECTIONS", "AIS_VERIFY",
 };
 #define ENV_COUNT (sizeof(env_names) / sizeof(*env_names))
 static char *env_saved[ENV_COUNT];
@@ -460,6 +460,11 @@ static void test_describe_names_each_source(void)
 	expect_line(text, "connections: 3 (AIS_CONNECTIONS)");
 	expect_line(text, "part_size: 8 MiB (default)");
 	expect_line(text, "skip_verify: no (default)");
+	expect_line(text, "verify: cheap (default)");
+	free(text);
+	setenv("AIS_VERIFY", "all", 1);
+	text = describe("s3://bucket/object", &o);
+	expect_line(text, "verify: all (AIS_VERIFY)");
 	free(text);
 }
 
