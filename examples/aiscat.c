@@ -1,105 +1,53 @@
 /*
  * aiscat - write an object in a remote object store to stdout.
  *
- *     aiscat [-h] [-q] [-v] URL
+ *     aiscat [-h] [-q] [-v] [--version] URL
  *
  * The example of the zero-copy read: ais_next() hands out the buffer the
  * transport filled and write(2) sends it straight to stdout, so no byte is
  * copied on the way.  Broken connections are resumed inside the library; the
- * progress line and -v show how often that happened.
+ * progress line and -v show how often that happened, and -v where each
+ * setting came from.
  *
  * Exit status: 0 done, 1 open, read or write failed, 2 usage error.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <aisfile.h>
 
-/* Seconds between two refreshes of the progress line. */
-#define PROGRESS_INTERVAL 0.25
-
-struct progress {
-	bool enabled;
-	double start;      /* CLOCK_MONOTONIC seconds, before ais_open() */
-	double last_shown;
-};
+#include "tool.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: aiscat [-h] [-q] [-v] URL\n"
+	fputs("usage: aiscat [-h] [-q] [-v] [--version] URL\n"
 	      "Write the object at URL (http://, https://, ais://BUCKET/OBJECT) to stdout.\n"
-	      "  -h  show this help and exit\n"
-	      "  -q  quiet: no progress or summary line on a terminal\n"
-	      "  -v  print the stream's counters to stderr at the end\n",
+	      "  -h, --help  show this help and exit\n"
+	      "  -q          quiet: no progress or summary line on a terminal\n"
+	      "  -v          print where each setting came from, and the stream's\n"
+	      "              counters at the end, to stderr\n"
+	      "  --version   print the version and exit\n",
 	      out);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* "812 B", "1.5 MiB", ... in out, which is returned for use in printf. */
-static const char *human_bytes(uint64_t n, char *out, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double value = (double)n;
-	size_t unit = 0;
-
-	while (value >= 1024 && unit + 1 < sizeof(units) / sizeof(units[0])) {
-		value /= 1024;
-		unit++;
-	}
-	if (unit == 0)
-		snprintf(out, len, "%" PRIu64 " B", n);
-	else
-		snprintf(out, len, "%.1f %s", value, units[unit]);
-	return out;
-}
-
-/*
- * Redraw the progress line at most every PROGRESS_INTERVAL; the final call
- * always draws, with a newline so that the totals stay on the screen.  "\r"
- * goes back to the line's start and "\033[K" clears what a longer line left.
- * The line is written at once: stderr is unbuffered and would flicker.
- */
-static void progress_show(struct progress *p, const ais_stream *s, bool final)
+/* The progress line: bytes delivered of the size, and the resumes. */
+static void progress_show(struct meter *m, const ais_stream *s, bool final)
 {
 	struct ais_stats stats;
-	char line[160], done[32], total[32];
-	int64_t size = ais_size(s);
-	double now, elapsed, rate;
-	int used;
+	char note[32];
 
-	if (!p->enabled)
+	if (!m->enabled)
 		return;
-	now = now_seconds();
-	if (!final && now - p->last_shown < PROGRESS_INTERVAL)
-		return;
-	elapsed = now - p->start;
 	ais_stats(s, &stats);
-	rate = elapsed > 0 ? (double)stats.bytes_delivered / elapsed / 1e6 : 0;
-	used = snprintf(line, sizeof(line), "\r%s",
-			human_bytes(stats.bytes_delivered, done, sizeof(done)));
-	if (size > 0)
-		used += snprintf(line + used, sizeof(line) - used, " of %s (%.0f%%)",
-				 human_bytes((uint64_t)size, total, sizeof(total)),
-				 100.0 * (double)stats.bytes_delivered / (double)size);
-	snprintf(line + used, sizeof(line) - used,
-		 " in %.1f s, %.1f MB/s, %" PRIu64 " resumes\033[K%s",
-		 elapsed, rate, stats.resumes, final ? "\n" : "");
-	fputs(line, stderr);
-	p->last_shown = now;
+	snprintf(note, sizeof(note), "%" PRIu64 " resumes", stats.resumes);
+	meter_show(m, stats.bytes_delivered, ais_size(s), note, final);
 }
 
 /* The fixed one-line format that tests and the demo parse. */
@@ -137,7 +85,7 @@ static int write_all(int fd, const char *buf, size_t len)
  * Copy the object to stdout.  Returns 0, or -1 with the reason in why (so
  * that the caller can first finish the progress line, then print it).
  */
-static int copy_to_stdout(ais_stream *s, struct progress *progress,
+static int copy_to_stdout(ais_stream *s, struct meter *progress,
 			  char *why, size_t why_len)
 {
 	for (;;) {
@@ -164,17 +112,26 @@ static int copy_to_stdout(ais_stream *s, struct progress *progress,
 
 int main(int argc, char **argv)
 {
-	struct progress progress = { 0 };
+	enum { OPT_VERSION = 256 };
+	static const struct option long_options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct meter progress;
 	bool quiet = false, verbose = false;
 	char why[512];
 	const char *url;
 	ais_stream *s;
 	int opt, status = 0;
 
-	while ((opt = getopt(argc, argv, "hqv")) != -1) {
+	while ((opt = getopt_long(argc, argv, "hqv", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			print_version("aiscat");
 			return 0;
 		case 'q':
 			quiet = true;
@@ -198,9 +155,10 @@ int main(int argc, char **argv)
 
 	/* When the data itself goes to the terminal, a progress line would be
 	 * drawn over it, so show one only when stdout goes elsewhere. */
-	progress.enabled = !quiet && isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
-	progress.start = progress.last_shown = now_seconds();
-
+	meter_start(&progress, !quiet && isatty(STDERR_FILENO) &&
+	            !isatty(STDOUT_FILENO));
+	if (verbose)
+		print_config("aiscat", url);
 	s = ais_open(url, NULL);
 	if (s == NULL) {
 		int err = errno;

@@ -1,7 +1,7 @@
 /*
  * aistar - list or extract an archive in a remote object store.
  *
- *     aistar [-h] [-v] (-t | -x) [-C DIR] URL [MEMBER...]
+ *     aistar [-h] [-v] [--version] (-t | -x) [-C DIR] URL [MEMBER...]
  *
  * The example of the libarchive shim: libarchive reads straight from the
  * buffers the transport filled (ais_archive_read), and the members it skips
@@ -12,12 +12,12 @@
  * Exit status: 0 done, 1 something failed or a MEMBER was not found, 2 usage.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -25,8 +25,7 @@
 #include <aisfile.h>
 #include <aisfile_archive.h>
 
-/* Seconds between two refreshes of the progress line. */
-#define PROGRESS_INTERVAL 0.25
+#include "tool.h"
 
 /* Refuse to write outside DIR: no "..", no absolute paths, no writing
  * through a symlink the archive planted earlier. */
@@ -43,55 +42,38 @@ struct job {
 	bool *found;           /* found[i]: names[i] matched an entry */
 	int name_count;
 	uint64_t members;      /* entries listed, or whose extraction began */
-	bool show_progress;
-	double start, last_shown;
+	struct meter progress;
 };
 
 static void usage(FILE *out)
 {
-	fputs("usage: aistar [-h] [-v] (-t | -x) [-C DIR] URL [MEMBER...]\n"
+	fputs("usage: aistar [-h] [-v] [--version] (-t | -x) [-C DIR] URL [MEMBER...]\n"
 	      "List (-t) or extract (-x) the archive at URL (http://, https://,\n"
 	      "ais://BUCKET/OBJECT); with MEMBERs, only the entries of exactly those paths.\n"
-	      "  -C DIR  extract into DIR, which must exist (default: .)\n"
-	      "  -h      show this help and exit\n"
-	      "  -v      print the stream's counters to stderr at the end\n",
+	      "  -C DIR      extract into DIR, which must exist (default: .)\n"
+	      "  -h, --help  show this help and exit\n"
+	      "  -v          print where each setting came from, and the stream's\n"
+	      "              counters at the end, to stderr\n"
+	      "  --version   print the version and exit\n",
 	      out);
 }
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Redraw the progress line at most every PROGRESS_INTERVAL; the final call
- * always draws and ends the line.  "\r" goes back to the line's start and
- * "\033[K" clears what a longer line left.  The line is written at once:
- * stderr is unbuffered and would flicker.
- */
+/* The progress line: how far into the archive, the members, the bytes
+ * received (less than the archive when members are skipped), resumes. */
 static void progress_show(struct job *job, bool final)
 {
 	struct ais_stats st;
-	char line[160];
-	double now, elapsed;
+	char note[96], received[32];
 
-	if (!job->show_progress)
+	if (!job->progress.enabled)
 		return;
-	now = now_seconds();
-	if (!final && now - job->last_shown < PROGRESS_INTERVAL)
-		return;
-	elapsed = now - job->start;
 	ais_stats(job->stream, &st);
-	snprintf(line, sizeof(line), "\r%" PRIu64 " members, %.1f MB received, "
-		 "%.1f MB/s, %" PRIu64 " resumes\033[K%s", job->members,
-		 (double)st.bytes_received / 1e6,
-		 elapsed > 0 ? (double)st.bytes_received / elapsed / 1e6 : 0.0,
-		 st.resumes, final ? "\n" : "");
-	fputs(line, stderr);
-	job->last_shown = now;
+	snprintf(note, sizeof(note), "%" PRIu64 " members, %s received, %" PRIu64
+		 " resumes", job->members,
+		 human_bytes(st.bytes_received, received, sizeof(received)),
+		 st.resumes);
+	meter_show(&job->progress, (uint64_t)ais_tell(job->stream),
+		   ais_size(job->stream), note, final);
 }
 
 /*
@@ -105,8 +87,7 @@ static void report(struct job *job, struct archive *a, const char *what)
 
 	if (archive_msg == NULL)
 		archive_msg = strerror(archive_errno(a));
-	if (job->show_progress)
-		fputs("\r\033[K", stderr); /* the message replaces the progress line */
+	meter_clear(&job->progress); /* the message replaces the progress line */
 	if (a == job->in && *stream_msg && strstr(archive_msg, stream_msg) == NULL)
 		fprintf(stderr, "aistar: %s: %s (%s)\n", what, archive_msg, stream_msg);
 	else
@@ -241,15 +222,24 @@ static void print_stats(struct job *job)
 
 int main(int argc, char **argv)
 {
+	enum { OPT_VERSION = 256 };
+	static const struct option long_options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct job job = { 0 };
 	const char *dir = ".", *url;
 	bool verbose = false, found[argc]; /* one per argument: no malloc to fail */
 	int opt, mode = 0, status;
 
-	while ((opt = getopt(argc, argv, "hvtxC:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "hvtxC:", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			print_version("aistar");
 			return 0;
 		case 'v':
 			verbose = true;
@@ -285,8 +275,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	job.show_progress = isatty(STDERR_FILENO) && (mode == 'x' || !isatty(STDOUT_FILENO));
-	job.start = job.last_shown = now_seconds();
+	meter_start(&job.progress, isatty(STDERR_FILENO) &&
+		    (mode == 'x' || !isatty(STDOUT_FILENO)));
+	if (verbose)
+		print_config("aistar", url);
 	job.stream = ais_open(url, NULL);
 	if (job.stream == NULL) {
 		const char *msg = ais_last_error();

@@ -1,12 +1,13 @@
 /*
- * fuzz_token.c - aisi_config_parse_token() on the text of an AuthN token file.
+ * fuzz_token.c - aisi_token_parse() on the text of an AuthN token file.
  *
- * Input: the file's text, kept as read_token_file() keeps it (at most 8191
- * bytes, then a NUL; an embedded NUL ends it early).
+ * Input: the file's bytes, as aisi_token_load() hands them over (any bytes,
+ * NUL included, with their length).
  *
- * Invariants: NULL comes with errno EINVAL or ENOMEM and a NUL-terminated
- * message; a token is non-empty, holds no quote or backslash, and is the
- * text in the first quotes after the first "token" and a colon.
+ * Invariants: NULL comes with errno EINVAL or ENOMEM and a one-line message
+ * that names the file; a token is non-empty and holds no control character
+ * (it becomes a header line), and the file json-c writes for it, parsed
+ * again, gives the same token.
  */
 #include <assert.h>
 #include <errno.h>
@@ -14,39 +15,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include <json-c/json.h>
 
-#define FILE_MAX 8191 /* read_token_file()'s buffer, less its NUL */
+#include "internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void check_message(const char *err, size_t cap)
+{
+	assert(memchr(err, '\0', cap) && err[0]);
+	assert(!strpbrk(err, "\r\n"));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t keep = size < FILE_MAX ? size : FILE_MAX;
-	char *text = malloc(keep + 1), err[128], *token;
-	const char *key, *at;
+	char err[256], *token, *again;
+	json_object *obj;
+	const char *text;
 
-	assert(text);
-	memcpy(text, data, keep);
-	text[keep] = '\0';
 	memset(err, 'x', sizeof(err));
 	errno = 0;
-	token = aisi_config_parse_token(text, "fuzz.json", err, sizeof(err));
+	token = aisi_token_parse((const char *)data, size, "fuzz", "fuzz.json",
+	                         err, sizeof(err));
 	if (!token) {
 		assert(errno == EINVAL || errno == ENOMEM);
-		assert(memchr(err, '\0', sizeof(err)) && err[0]);
-		free(text);
+		check_message(err, sizeof(err));
+		assert(errno == ENOMEM || strstr(err, "fuzz.json"));
 		return 0;
 	}
-	assert(token[0] && !strpbrk(token, "\"\\"));
-	key = strstr(text, "\"token\"");
-	assert(key);
-	/* The token is what the first quotes after the key's colon hold. */
-	at = strchr(key + 7, ':');
-	assert(at && (at = strchr(at, '"')));
-	at++;
-	assert(!strncmp(at, token, strlen(token)) && at[strlen(token)] == '"');
+	assert(token[0]);
+	for (const char *p = token; *p; p++)
+		assert((unsigned char)*p >= ' ' && *p != 0x7f);
+	obj = json_object_new_object();
+	assert(obj);
+	json_object_object_add(obj, "token", json_object_new_string(token));
+	text = json_object_to_json_string(obj);
+	again = aisi_token_parse(text, strlen(text), "fuzz", "again.json", err,
+	                         sizeof(err));
+	assert(again && !strcmp(again, token));
+	json_object_put(obj);
+	free(again);
 	free(token);
-	free(text);
 	return 0;
 }

@@ -33,7 +33,8 @@ dict_of() {
 	case $1 in
 	url) echo url ;;
 	header|content_range) echo http ;;
-	token|error_body) echo body ;;
+	error_body) echo body ;;
+	token|cli_config) echo json ;;
 	esac
 }
 

@@ -52,6 +52,26 @@ typedef struct ais_client ais_client;
  * and set only what you need.  Passing NULL options to ais_open() is the same
  * as passing AIS_OPTIONS_INIT.
  *
+ * The AIStore CLI's configuration comes last, for the settings the `ais`
+ * command keeps, and only for AIStore URIs (ais://, s3://, gs://, az://,
+ * oc://): their requests go to the cluster the CLI is configured for, and a
+ * login token or a cluster's CA is not used for any other server.  The
+ * order is the CLI's own (NVIDIA/aistore cmd/cli, api/authn):
+ *   endpoint   opts, AIS_ENDPOINT, cluster.url in cli.json (when empty,
+ *              cluster.default_ais_host)
+ *   ca_file    opts, AIS_CLIENT_CA, cluster.client_ca_tls
+ *   cert_file  opts, AIS_CRT, cluster.client_crt
+ *   key_file   opts, AIS_CRT_KEY, cluster.client_crt_key
+ *   skip_verify opts, AIS_SKIP_VERIFY_CRT, cluster.skip_verify_crt
+ *   token      opts, AIS_AUTHN_TOKEN, the file named by AIS_AUTHN_TOKEN_FILE,
+ *              the file `ais auth login` writes
+ * cli.json is $HOME/.config/ais/cli/cli.json and the login token file
+ * $HOME/.config/ais/cli/auth.token (the passwd entry's home when HOME is
+ * unset; the CLI honours no other override).  Either may be missing; one
+ * that is not the JSON the CLI writes fails ais_open() with EINVAL and a
+ * message naming the file and the fault.  An empty variable counts as
+ * unset.  ais_config_describe() tells where each setting came from.
+ *
  * The struct grows at its end as the library learns new settings; size
  * tells the library which fields a program knows, so a program built
  * against an older header keeps working with a newer library.  A program
@@ -115,25 +135,29 @@ struct ais_options {
 	 * ais_open(); the caller keeps ownership. */
 	const char *const *headers;
 	/* Base URL of the AIStore gateway for ais://, s3://, gs://, az:// and
-	 * oc:// URLs, e.g. "http://localhost:8080".  Env AIS_ENDPOINT.  No
-	 * default. */
+	 * oc:// URLs, e.g. "http://localhost:8080".  Env AIS_ENDPOINT, else
+	 * cluster.url of the AIStore CLI's cli.json.  No default. */
 	const char *endpoint;
 	/* AuthN token sent as "Authorization: Bearer TOKEN".  Env
 	 * AIS_AUTHN_TOKEN, else the "token" of the JSON file named by
-	 * AIS_AUTHN_TOKEN_FILE ({"token": "..."}).  The token follows the
+	 * AIS_AUTHN_TOKEN_FILE ({"token": "..."}), else, for AIStore URIs, of
+	 * the one `ais auth login` wrote.  The token follows the
 	 * gateway's redirects to storage targets on other hosts, which check
 	 * it too; a request that began on https then follows redirects to
 	 * https only, so the token never travels in clear (see README,
 	 * "Tokens and redirects"). */
 	const char *token;
 	/* TLS: CA bundle to verify the server with (env AIS_CLIENT_CA), client
-	 * certificate and key in PEM (env AIS_CRT, AIS_CRT_KEY). */
+	 * certificate and key in PEM (env AIS_CRT, AIS_CRT_KEY); for AIStore
+	 * URIs then the CLI's cluster.client_ca_tls, client_crt and
+	 * client_crt_key. */
 	const char *ca_file;
 	const char *cert_file;
 	const char *key_file;
 	/* 1: do not verify the server's certificate; -1: verify even when
-	 * AIS_SKIP_VERIFY_CRT says otherwise; 0: take AIS_SKIP_VERIFY_CRT
-	 * (1/t/true/y/yes/on), default verify. */
+	 * AIS_SKIP_VERIFY_CRT or cli.json says otherwise; 0: take
+	 * AIS_SKIP_VERIFY_CRT (1/t/true/y/yes/on), else for AIStore URIs the
+	 * CLI's cluster.skip_verify_crt; default verify. */
 	int skip_verify;
 	/* Client only (ais_client_new(), and the default client): the bytes of
 	 * read-ahead buffers all streams of the client may hold together.  A
@@ -211,7 +235,8 @@ struct ais_stats {
  * so that a missing object or a refused request fails here.
  *
  * url: "http://...", "https://...", or an AIStore URI read through the
- * gateway given by opts->endpoint or AIS_ENDPOINT:
+ * gateway given by opts->endpoint, AIS_ENDPOINT or the AIStore CLI's
+ * cli.json (see struct ais_options):
  *   ais://BUCKET/OBJECT          GET {endpoint}/v1/objects/BUCKET/OBJECT?provider=ais
  *   ais://@UUID#NS/BUCKET/OBJECT the same in namespace NS of cluster UUID
  *                                (&namespace=@UUID#NS, percent-encoded)
@@ -220,7 +245,8 @@ struct ais_stats {
  *
  * Returns a stream, or NULL with errno set:
  *   EINVAL  NULL or malformed URL, unknown scheme, ais:// without endpoint,
- *           a malformed option or environment variable (token file, boolean)
+ *           a malformed option or environment variable (token file, boolean),
+ *           a malformed cli.json or login token file (for AIStore URIs)
  *   ENOENT  404
  *   EACCES  401, 403; a redirect from https to http while a token is set
  *   EIO     other 4xx (the server's text is in the message), or the retry
@@ -337,6 +363,27 @@ AIS_EXPORT FILE *ais_client_fopen(ais_client *c, const char *url,
  * freed, its threads joined and its connections closed, when the last of
  * them closes.  NULL is accepted. */
 AIS_EXPORT void ais_client_free(ais_client *c);
+
+/*
+ * Where the settings of ais_open(url, opts) come from: writes text to buf,
+ * one line per setting, "NAME: VALUE (SOURCE)", where SOURCE is "options",
+ * the environment variable, "FIELD in PATH" of the AIStore CLI's cli.json,
+ * or "default"; a first line says whether cli.json was read.  The token
+ * is never written, only where it came from ("token: from
+ * AIS_AUTHN_TOKEN_FILE /path").  Nothing is sent over the network.  url
+ * only decides whether the AIStore CLI's files apply (an AIStore URI); NULL
+ * describes the settings of ais_client_new(opts).
+ *
+ * As snprintf(3): at most len bytes are written, always NUL-terminated
+ * when len > 0 (buf may be NULL when len is 0), and the return value is the
+ * length of the whole text, so a return >= len means it was cut short.
+ * Returns -1 with errno and ais_last_error() set when ais_open() would fail
+ * for its settings: EINVAL (a malformed option, environment variable,
+ * cli.json or token file), ENOMEM.
+ */
+AIS_EXPORT int ais_config_describe(const char *url,
+                                   const struct ais_options *opts, char *buf,
+                                   size_t len);
 
 /* Library version string, e.g. "0.1.0". */
 AIS_EXPORT const char *ais_version(void);

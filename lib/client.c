@@ -215,7 +215,7 @@ static struct ais_client *client_new(const struct ais_options *opts)
 	pthread_mutex_init(&c->share_lock, NULL);
 	pthread_cond_init(&c->work, NULL);
 	c->refs = 1;
-	if (aisi_config_resolve(&c->cfg, opts, err, sizeof(err)) < 0) {
+	if (aisi_config_resolve(&c->cfg, opts, NULL, err, sizeof(err)) < 0) {
 		int e = errno;
 
 		client_destroy(c);
@@ -224,7 +224,7 @@ static struct ais_client *client_new(const struct ais_options *opts)
 	}
 	/* A stream fetches on 4 connections by default, a client serves
 	 * several streams: it gets 8 unless told otherwise. */
-	if (!(opts && opts->connections > 0) && !getenv("AIS_CONNECTIONS"))
+	if (c->cfg.source[CFG_CONNECTIONS].origin == ORIGIN_DEFAULT)
 		c->cfg.connections = CLIENT_DEFAULT_CONNECTIONS;
 	c->idle = calloc((size_t)c->cfg.connections, sizeof(*c->idle));
 	c->share = share_new(c);

@@ -33,8 +33,58 @@ bool aisi_failpoint(const char *name);
 
 /* ---- configuration (config.c) ------------------------------------------ */
 
-/* ais_options with every field resolved against the environment and the
- * defaults, and owned copies of what the caller lent us. */
+/* The settings of ais_config, for where each came from. */
+enum config_setting {
+	CFG_ENDPOINT,
+	CFG_TOKEN,
+	CFG_CA_FILE,
+	CFG_CERT_FILE,
+	CFG_KEY_FILE,
+	CFG_SKIP_VERIFY,
+	CFG_CONNECT_TIMEOUT,
+	CFG_READ_TIMEOUT,
+	CFG_RETRY_TIME,
+	CFG_MAX_RETRIES,
+	CFG_BACKOFF,
+	CFG_CHUNK_SIZE,
+	CFG_SKIP_READ_THROUGH,
+	CFG_READAHEAD,
+	CFG_CONNECTIONS,
+	CFG_PART_SIZE,
+	CFG_MEMORY_LIMIT,
+	CFG_MIN_SPEED,
+	CFG_RESUME_UNVALIDATED,
+	CFG_VERIFY,
+	CFG_HEADERS,
+	CFG_SETTINGS /* their count */
+};
+
+/* Where a setting came from.  name is static: the environment variable
+ * (ORIGIN_ENV), the cli.json field (ORIGIN_CLI_CONFIG, the file is
+ * ais_config.cli_path), or for ORIGIN_TOKEN_FILE "AIS_AUTHN_TOKEN_FILE" or
+ * NULL for the CLI's own token file (the file is ais_config.token_path). */
+enum config_origin {
+	ORIGIN_DEFAULT,
+	ORIGIN_OPTION,
+	ORIGIN_ENV,
+	ORIGIN_CLI_CONFIG,
+	ORIGIN_TOKEN_FILE,
+};
+struct config_source {
+	enum config_origin origin;
+	const char *name;
+};
+
+/* Whether the AIStore CLI's cli.json took part. */
+enum cli_config_state {
+	CLI_CONFIG_UNUSED, /* not an AIStore URI (or a client's settings) */
+	CLI_CONFIG_ABSENT, /* no such file, or no home directory */
+	CLI_CONFIG_READ,
+};
+
+/* ais_options with every field resolved against the environment, the
+ * AIStore CLI's configuration and the defaults, and owned copies of what
+ * the caller lent us. */
 struct ais_config {
 	long connect_timeout_ms;
 	long read_timeout_ms;
@@ -58,16 +108,58 @@ struct ais_config {
 	char *cert_file;
 	char *key_file;
 	bool skip_verify;
+	struct config_source source[CFG_SETTINGS];
+	enum cli_config_state cli_state;
+	char *cli_path;   /* the cli.json looked for; NULL without a home */
+	char *token_path; /* the token file read, if any */
 };
 
+/* Resolve opts (NULL: all unset) for a stream of url, or for a client when
+ * url is NULL.  The AIStore CLI's files are read only for an AIStore URI
+ * (ais://, s3://, ...): those requests go to the CLI's cluster.  Returns 0,
+ * or -1 with errno (EINVAL, ENOMEM) and a reason in err. */
 int aisi_config_resolve(struct ais_config *cfg, const struct ais_options *opts,
-                   char *err, size_t errlen);
+                        const char *url, char *err, size_t errlen);
 void aisi_config_release(struct ais_config *cfg);
-/* The token of an AuthN token file's text {"token": "..."} (NUL-terminated;
- * path only names it in messages): a malloc'd copy, or NULL with errno
- * (EINVAL, ENOMEM) and a reason in err. */
-char *aisi_config_parse_token(const char *text, const char *path, char *err,
+
+/* ---- the AIStore CLI's files (aiscli.c) -------------------------------- */
+
+/* What aisfile takes from the AIStore CLI's cli.json: owned strings, NULL
+ * where the file says nothing or "". */
+struct cli_config {
+	char *endpoint;     /* cluster.url, else cluster.default_ais_host */
+	const char *endpoint_field; /* which of the two; static */
+	char *ca_file;      /* cluster.client_ca_tls */
+	char *cert_file;    /* cluster.client_crt */
+	char *key_file;     /* cluster.client_crt_key */
+	bool skip_verify;   /* cluster.skip_verify_crt */
+	bool has_skip_verify;
+};
+
+/* The CLI's files: $HOME/.config/ais/cli/NAME (the passwd entry's home when
+ * HOME is unset).  malloc'd; NULL with ENOENT when there is no home, or
+ * ENOMEM. */
+char *aisi_cli_path(const char *name);
+/* The settings in the text of cli.json (len bytes, NUL or not; path only
+ * names it in messages).  Returns 0, or -1 with errno (EINVAL, ENOMEM) and
+ * the reason in err; out is zeroed either way before it is filled. */
+int aisi_cli_config_parse(struct cli_config *out, const char *text,
+                          size_t len, const char *path, char *err,
+                          size_t errlen);
+/* Read and parse the cli.json at path: 1 when read, 0 when there is no such
+ * file, -1 with errno and err. */
+int aisi_cli_config_load(struct cli_config *out, const char *path, char *err,
                          size_t errlen);
+void aisi_cli_config_release(struct cli_config *c);
+/* The token of an AuthN token file's text {"token": "..."} (len bytes):
+ * a malloc'd copy, or NULL with errno (EINVAL, ENOMEM) and a reason in err
+ * that begins with label and path. */
+char *aisi_token_parse(const char *text, size_t len, const char *label,
+                       const char *path, char *err, size_t errlen);
+/* Read the token file at path: its token, or NULL with errno: ENOENT when
+ * there is no such file, else EINVAL or ENOMEM; err says why. */
+char *aisi_token_load(const char *path, const char *label, char *err,
+                      size_t errlen);
 
 /* ---- URLs (url.c) ------------------------------------------------------ */
 
@@ -76,6 +168,9 @@ char *aisi_config_parse_token(const char *text, const char *path, char *err,
  * reason in err. */
 char *aisi_url_resolve(const char *url, const char *endpoint, char *err,
                   size_t errlen);
+/* Whether url names an object in AIStore (ais://, s3://, gs://, az://,
+ * oc://), read through the endpoint. */
+bool aisi_url_is_store(const char *url);
 
 /* ---- checksums (checksum.c) -------------------------------------------- */
 

@@ -215,7 +215,7 @@ static ais_stream *stream_new(struct ais_client *c, const char *url,
 	s->client = c;
 	pthread_mutex_init(&s->obj.lock, NULL);
 	atomic_init(&s->obj.size, -1);
-	if (aisi_config_resolve(&s->cfg, opts, err, sizeof(err)) < 0) {
+	if (aisi_config_resolve(&s->cfg, opts, url, err, sizeof(err)) < 0) {
 		int e = errno;
 
 		ais_close(s);
@@ -224,10 +224,17 @@ static ais_stream *stream_new(struct ais_client *c, const char *url,
 	}
 	s->url = aisi_url_resolve(url, s->cfg.endpoint, err, sizeof(err));
 	if (!s->url) {
+		const struct config_source *src = &s->cfg.source[CFG_ENDPOINT];
 		int e = errno;
 
+		/* An endpoint the user did not type: say where it is. */
+		if (src->origin == ORIGIN_CLI_CONFIG && strstr(err, "endpoint"))
+			aisi_fail(NULL, e, "%s (%s in %s)", err, src->name,
+			          s->cfg.cli_path);
+		else
+			aisi_fail(NULL, e, "%s", err);
 		ais_close(s);
-		aisi_fail(NULL, e, "%s", err);
+		errno = e;
 		return NULL;
 	}
 	s->obj.cfg = &s->cfg;

@@ -165,8 +165,9 @@ static char *checked_endpoint(const char *endpoint, const char *url,
 	if (!endpoint)
 		return fail_null(EINVAL, err, errlen,
 		                 "'%s' needs the AIStore endpoint: set AIS_ENDPOINT "
-		                 "(e.g. http://localhost:8080) or options.endpoint",
-		                 url);
+		                 "(e.g. http://localhost:8080), options.endpoint, "
+		                 "or cluster.url in the AIStore CLI's "
+		                 "~/.config/ais/cli/cli.json", url);
 	errno = EINVAL;
 	if (!strpbrk(endpoint, "?#"))
 		base = checked_http_url(endpoint, err, errlen);
@@ -227,6 +228,13 @@ static char *store_url(const char *url, const char *endpoint, char *err,
 		         endpoint, url);
 	free(full);
 	return checked;
+}
+
+bool aisi_url_is_store(const char *url)
+{
+	size_t scheme_len;
+
+	return url && provider_of(url, &scheme_len);
 }
 
 char *aisi_url_resolve(const char *url, const char *endpoint, char *err,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -18,16 +19,42 @@ int add_suite(const char *name, const struct test_case *tests)
 	return add_suite_with_init(name, NULL, tests);
 }
 
-int add_suite_with_init(const char *name, int (*init)(void),
-                        const struct test_case *tests)
+static int add_tests(CU_pSuite suite, const struct test_case *tests)
 {
-	CU_pSuite suite = CU_add_suite(name, init, NULL);
-
 	if (!suite)
 		return -1;
 	for (; tests->name; tests++)
 		if (!CU_add_test(suite, tests->name, tests->fn))
 			return -1;
+	return 0;
+}
+
+int add_suite_with_init(const char *name, int (*init)(void),
+                        const struct test_case *tests)
+{
+	return add_tests(CU_add_suite(name, init, NULL), tests);
+}
+
+int add_suite_with_setup(const char *name, void (*setup)(void),
+                         void (*teardown)(void),
+                         const struct test_case *tests)
+{
+	return add_tests(CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
+	                                                      setup, teardown),
+	                 tests);
+}
+
+/* The user's AIStore CLI configuration (~/.config/ais/cli) must not reach
+ * the suites: HOME is an empty directory of the run's own. */
+static int isolate_home(void)
+{
+	char home[1024];
+
+	snprintf(home, sizeof(home), "%s/home", harness_dir());
+	if (mkdir(home, 0700) < 0 || setenv("HOME", home, 1) < 0) {
+		perror(home);
+		return -1;
+	}
 	return 0;
 }
 
@@ -163,6 +190,38 @@ int stream_matches_object(ais_stream *s, const char *name, int64_t stop)
 	return n >= 0 && (stop >= 0 || (int64_t)at == ais_size(s));
 }
 
+int read_exact(const char *url, const struct ais_options *o,
+               const char *name, struct ais_stats *st)
+{
+	ais_stream *s = ais_open(url, o);
+	int exact;
+
+	if (!s) {
+		fprintf(stderr, "\n  open %s: %s\n", url, ais_last_error());
+		return 0;
+	}
+	exact = stream_matches_object(s, name, -1);
+	if (st)
+		ais_stats(s, st);
+	ais_close(s);
+	return exact;
+}
+
+void expect_open_fails(const char *url, int err, const char *words)
+{
+	ais_stream *s;
+
+	errno = 0;
+	s = ais_open(url, NULL);
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_EQUAL(errno, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), words));
+	if (!strstr(ais_last_error(), words))
+		fprintf(stderr, "\n  expected '%s' in: %s\n", words,
+		        ais_last_error());
+	ais_close(s);
+}
+
 /* AIS_TEST_SUITE=NAME runs one suite only (a development aid; make check
  * runs them all). */
 static int run_tests(void)
@@ -187,6 +246,10 @@ int main(void)
 
 	if (harness_start() < 0)
 		return 1;
+	if (isolate_home() < 0) {
+		harness_stop();
+		return 1;
+	}
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	if (register_url_suite() || register_read_suite() ||
@@ -195,7 +258,8 @@ int main(void)
 	    register_cluster_suite() || register_tls_suite() ||
 	    register_tools_suite() || register_readahead_suite() ||
 	    register_client_suite() || register_redirect_suite() ||
-	    register_hostile_suite() || register_verify_suite()) {
+	    register_hostile_suite() || register_verify_suite() ||
+	    register_config_suite()) {
 		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		harness_stop();

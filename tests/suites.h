@@ -28,6 +28,7 @@ int register_client_suite(void);
 int register_redirect_suite(void);
 int register_hostile_suite(void);
 int register_verify_suite(void);
+int register_config_suite(void);
 
 /* Register a suite from a NULL-terminated table; returns 0 or -1. */
 struct test_case {
@@ -39,6 +40,11 @@ int add_suite(const char *name, const struct test_case *tests);
  * tests are reported as failed). */
 int add_suite_with_init(const char *name, int (*init)(void),
                         const struct test_case *tests);
+/* The same, with setup run before and teardown after each test, even one
+ * that a _FATAL assertion ended. */
+int add_suite_with_setup(const char *name, void (*setup)(void),
+                         void (*teardown)(void),
+                         const struct test_case *tests);
 
 /* The next of 8 static rotating buffers of URL_SLOT_SIZE bytes, for helpers
  * that return a URL; the suites' thread only. */
@@ -70,5 +76,29 @@ int object_matches(const char *name, uint64_t offset, const void *got,
  * ais_next, from its position up to stop, or to the end and no further when
  * stop is -1; 0 on a mismatch or a failure (whose message it prints). */
 int stream_matches_object(ais_stream *s, const char *name, int64_t stop);
+/* Open url with o on the default client and read object name to the end;
+ * 1 if byte-exact (else 0, and why on stderr).  *st gets the stream's
+ * counters when st is not NULL. */
+int read_exact(const char *url, const struct ais_options *o,
+               const char *name, struct ais_stats *st);
+/* Assert that ais_open(url, NULL) fails with errno err and a message that
+ * holds words. */
+void expect_open_fails(const char *url, int err, const char *words);
+
+/* The example tools as commands (runtool.c).  tool_path("aiscat") is
+ * $AISCAT (the name in capitals), else examples/aiscat beside the test
+ * binary; the string stays valid for 4 more calls. */
+const char *tool_path(const char *name);
+struct run {
+	int status;     /* exit status, or -1 when it did not exit */
+	char *out;      /* what it printed, NUL-terminated, malloc'd */
+	char *err;
+};
+/* Run argv (argv[0] a path) with stdin from /dev/null and stdout and stderr
+ * captured; the environment is the caller's. */
+struct run run_tool(char *const argv[]);
+/* The same with stderr on a pseudo-terminal: err is what it showed. */
+struct run run_tool_on_terminal(char *const argv[]);
+void run_free(struct run *r);
 
 #endif

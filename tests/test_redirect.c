@@ -103,25 +103,6 @@ static int lines_with(const char *text, const char *marker, const char *want)
 	return count;
 }
 
-/* Open url with o on the default client and read object name to the end;
- * 1 if byte-exact.  *st gets the stream's counters when st is not NULL. */
-static int read_exact(const char *url, const struct ais_options *o,
-                      const char *name, struct ais_stats *st)
-{
-	ais_stream *s = ais_open(url, o);
-	int exact;
-
-	if (!s) {
-		fprintf(stderr, "\n  open %s: %s\n", url, ais_last_error());
-		return 0;
-	}
-	exact = stream_matches_object(s, name, -1);
-	if (st)
-		ais_stats(s, st);
-	ais_close(s);
-	return exact;
-}
-
 /* 1 MiB parts on 4 connections: the 8 MiB object takes several requests,
  * which a stream sends straight to the target it remembers. */
 static struct ais_options part_options(void)

@@ -1,103 +1,28 @@
 /*
- * test_tools.c - examples/aiscat and examples/aistar as commands: -h, exit
- * status, errors on stderr, quiet when not on a terminal, listing, extraction
- * and extraction of named members.
+ * test_tools.c - examples/aiscat and examples/aistar as commands: -h,
+ * --version, exit status, errors on stderr, quiet when not on a terminal and
+ * a progress line when on one, listing, extraction and extraction of named
+ * members.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 
 #include "suites.h"
 
-extern char **environ;
-
-/* Path of examples/NAME: $AISCAT / $AISTAR from make check, else beside the
- * test binary's directory. */
-static const char *tool(const char *name, const char *env)
-{
-	static char path[2][PATH_MAX];
-	char *slot = path[name[3] == 't'];
-	char self[PATH_MAX - 64];
-	ssize_t n;
-
-	if (getenv(env))
-		return getenv(env);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	if (strrchr(self, '/'))
-		*strrchr(self, '/') = '\0';
-	snprintf(slot, PATH_MAX, "%s/../examples/%s", self, name);
-	return slot;
-}
-
-struct run {
-	int status;     /* exit status, or -1 when it did not exit */
-	char *out;      /* what it printed, NUL-terminated, malloc'd */
-	char *err;
-};
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return strdup("");
-	buf = malloc(1 << 20);
-	len = fread(buf, 1, (1 << 20) - 1, f);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* Run argv with stdin from /dev/null and stdout/stderr captured. */
-static struct run run_tool(char *const argv[])
-{
-	struct run r = { -1, NULL, NULL };
-	char out[PATH_MAX], err[PATH_MAX];
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status;
-
-	snprintf(out, sizeof(out), "%s/tool.out", harness_dir());
-	snprintf(err, sizeof(err), "%s/tool.err", harness_dir());
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) == 0 &&
-	    waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-		r.status = WEXITSTATUS(status);
-	posix_spawn_file_actions_destroy(&fa);
-	r.out = slurp(out);
-	r.err = slurp(err);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
 static char *aiscat(void)
 {
-	return (char *)tool("aiscat", "AISCAT");
+	return (char *)tool_path("aiscat");
 }
 
 static char *aistar(void)
 {
-	return (char *)tool("aistar", "AISTAR");
+	return (char *)tool_path("aistar");
 }
 
 static void test_aiscat_help_exits_zero(void)
@@ -270,6 +195,70 @@ static void test_aistar_missing_member_exits_1(void)
 	run_free(&r);
 }
 
+static void test_tools_print_their_version(void)
+{
+	char *cat[] = { aiscat(), "--version", NULL };
+	char *tar[] = { aistar(), "--version", NULL };
+	char want[128];
+	struct run r = run_tool(cat);
+
+	CU_ASSERT_EQUAL(r.status, 0);
+	snprintf(want, sizeof(want), "aiscat (aisfile) %s\n", ais_version());
+	CU_ASSERT_STRING_EQUAL(r.out, want);
+	run_free(&r);
+	r = run_tool(tar);
+	CU_ASSERT_EQUAL(r.status, 0);
+	snprintf(want, sizeof(want), "aistar (aisfile) %s\n", ais_version());
+	CU_ASSERT_STRING_EQUAL(r.out, want);
+	run_free(&r);
+}
+
+static void expect_in(const char *text, const char *words)
+{
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, words));
+	if (!strstr(text, words))
+		fprintf(stderr, "\n  expected '%s' in:\n%s\n", words, text);
+}
+
+/* The first piece draws the line at once, with the size known from the
+ * first reply: percent, rate and time left; the last one the totals. */
+static void test_aiscat_progress_on_a_terminal(void)
+{
+	char *argv[] = { aiscat(), (char *)url_of("/random.bin"), NULL };
+	struct run r = run_tool_on_terminal(argv);
+
+	CU_ASSERT_EQUAL(r.status, 0);
+	expect_in(r.err, "% ");
+	expect_in(r.err, " of 8.0 MiB, ");
+	expect_in(r.err, " MB/s, ETA ");
+	expect_in(r.err, "8.0 MiB of 8.0 MiB in ");
+	expect_in(r.err, ", 0 resumes");
+	run_free(&r);
+}
+
+static void test_aiscat_q_on_a_terminal_is_silent(void)
+{
+	char *argv[] = { aiscat(), "-q", (char *)url_of("/random.bin"), NULL };
+	struct run r = run_tool_on_terminal(argv);
+
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_STRING_EQUAL(r.err, "");
+	run_free(&r);
+}
+
+static void test_aistar_progress_on_a_terminal(void)
+{
+	char *argv[] = { aistar(), "-t", (char *)url_of("/small.tar"), NULL };
+	struct run r = run_tool_on_terminal(argv);
+
+	CU_ASSERT_EQUAL(r.status, 0);
+	expect_in(r.err, "% ");
+	expect_in(r.err, ", ETA ");
+	expect_in(r.err, "310 members, "); /* 300 files, 10 directories */
+	expect_in(r.err, " received, 0 resumes");
+	run_free(&r);
+}
+
 int register_tools_suite(void)
 {
 	static const struct test_case tests[] = {
@@ -283,6 +272,11 @@ int register_tools_suite(void)
 		  test_aistar_extracts_named_members },
 		{ "aistar extracts everything", test_aistar_extracts_everything },
 		{ "aistar missing member exits 1", test_aistar_missing_member_exits_1 },
+		{ "the tools print their version", test_tools_print_their_version },
+		{ "aiscat progress on a terminal", test_aiscat_progress_on_a_terminal },
+		{ "aiscat -q on a terminal is silent",
+		  test_aiscat_q_on_a_terminal_is_silent },
+		{ "aistar progress on a terminal", test_aistar_progress_on_a_terminal },
 		{ NULL, NULL },
 	};
 

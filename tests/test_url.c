@@ -10,18 +10,6 @@
 
 #include "suites.h"
 
-static void expect_open_fails(const char *url, int err, const char *words)
-{
-	ais_stream *s;
-
-	errno = 0;
-	s = ais_open(url, NULL);
-	CU_ASSERT_PTR_NULL(s);
-	CU_ASSERT_EQUAL(errno, err);
-	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), words));
-	ais_close(s);
-}
-
 static void test_null_url_is_einval(void)
 {
 	expect_open_fails(NULL, EINVAL, "no URL");

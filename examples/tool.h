@@ -1,0 +1,43 @@
+/*
+ * tool.h - what the aisfile tools (aiscat, aistar) share: the progress line,
+ * --version, and the configuration lines of -v.
+ */
+#ifndef AISFILE_EXAMPLES_TOOL_H
+#define AISFILE_EXAMPLES_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A progress line on stderr, redrawn in place, like curl's meter: bytes
+ * done, and when the size is known the percent and the time left. */
+struct meter {
+	bool enabled;
+	double start;      /* monotonic seconds when it started */
+	double last_shown; /* 0: not drawn yet */
+};
+
+/* Start the clock; an enabled meter draws, a disabled one stays silent. */
+void meter_start(struct meter *m, bool enabled);
+/*
+ * Draw the line for done bytes of total (-1: unknown), with note (the
+ * tool's own words, or NULL) at its end: the first call draws at once,
+ * later ones at most every 0.25 s.  final draws the totals and ends the
+ * line.
+ */
+void meter_show(struct meter *m, uint64_t done, int64_t total,
+                const char *note, bool final);
+/* Clear the line, so that a message can take its place. */
+void meter_clear(const struct meter *m);
+
+/* "812 B", "1.5 MiB", ... in out, which is returned. */
+const char *human_bytes(uint64_t n, char *out, size_t len);
+
+/* --version: "PROG (aisfile) VERSION" of the library in use, on stdout. */
+void print_version(const char *prog);
+/* -v: where each setting for url comes from (ais_config_describe), one
+ * "PROG: " line each on stderr.  Nothing when it fails: ais_open() will
+ * say why. */
+void print_config(const char *prog, const char *url);
+
+#endif
