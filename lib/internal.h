@@ -65,6 +65,13 @@ char *aisi_config_parse_token(const char *text, const char *path, char *err,
  * reason in err. */
 char *aisi_url_resolve(const char *url, const char *endpoint, char *err,
                   size_t errlen);
+/* Whether the object is in AIStore: an AIStore URI, or a resolved URL whose
+ * path starts with /v1/objects/. */
+bool aisi_url_is_aistore(const char *url, const char *resolved);
+/* resolved with name=value (percent-encoded) added to its query: a
+ * malloc'd string, or NULL with ENOMEM. */
+char *aisi_url_add_query(const char *resolved, const char *name,
+                         const char *value);
 
 /* ---- HTTP transport (http.c) ------------------------------------------- */
 
@@ -341,6 +348,62 @@ ssize_t aisi_fetcher_fill(struct fetcher *f, size_t have, size_t limit);
 /* Interrupt a fill waiting for the network in another thread. */
 void aisi_fetcher_wake(struct fetcher *f);
 
+/* ---- requests with a body (upload.c) ----------------------------------- */
+
+/* Where the uploads of one stream go, and what they count in. */
+struct upload_target {
+	struct object *obj;          /* cfg, the caller's URL, the counters */
+	struct ais_client *client;   /* lends the connections */
+	const _Atomic bool *cancel;  /* set from another thread: stop now;
+	                              * NULL: never */
+};
+
+struct upload_request {
+	const char *url;
+	const char *what;            /* names it in messages: "PUT part 3" */
+	struct http_body body;
+	/* A streamed body: the bytes of it taken so far (none: it can be
+	 * sent again). */
+	uint64_t (*body_taken)(void *ctx);
+	/* Room for the body of the 2xx reply (NULL: dropped); a longer one
+	 * fails the request. */
+	char *reply;
+	size_t reply_cap;
+	size_t reply_len;
+};
+
+/* Send req until a 2xx, within the retry budget (at most max_retries
+ * retries when max_retries >= 0 is below the stream's).  Returns 0, or -1
+ * with errno (EIO, ENOENT, EACCES, ECANCELED, ENOMEM) and the reason in
+ * err. */
+int aisi_upload_send(const struct upload_target *to, struct upload_request *req,
+                     int max_retries, char *err, size_t errlen);
+
+/* ---- the write stream's buffers (write.c) ------------------------------ */
+
+struct writer;
+
+/* The buffers and upload threads of a write stream to o's URL: AIStore's
+ * multipart upload when multipart, else one PUT (NULL with errno). */
+struct writer *aisi_writer_new(struct object *o, struct ais_client *c,
+                               bool multipart);
+/* Copy len bytes in; they go out in parts.  Returns len, or -1 with *err
+ * and msg (the upload's first failure, for good). */
+ssize_t aisi_writer_write(struct writer *w, const void *buf, size_t len,
+                          int *err, char *msg, size_t msglen);
+/* Send the rest and make the object visible: 0, or -1 with *err and msg
+ * (the upload is aborted then).  Once only: later calls fail with EBADF. */
+int aisi_writer_commit(struct writer *w, int *err, char *msg, size_t msglen);
+/* Stop, and abort a multipart upload on the server; a committed writer is
+ * left as it is. */
+void aisi_writer_abort(struct writer *w);
+/* Abort unless committed, and free. */
+void aisi_writer_free(struct writer *w);
+/* Whether it was neither committed nor aborted yet. */
+bool aisi_writer_is_open(const struct writer *w);
+/* Bytes accepted by aisi_writer_write so far. */
+uint64_t aisi_writer_written(const struct writer *w);
+
 /* ---- the client (client.c) --------------------------------------------- */
 
 struct readahead;
@@ -410,6 +473,13 @@ bool aisi_readahead_work(struct ais_client *c, struct fetcher *f);
 int aisi_fail(struct ais_stream *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 char *aisi_stream_errbuf(struct ais_stream *s);
+
+/* ---- the stream (stream.c), for the shims ------------------------------- */
+
+/* Whether s was made by ais_create. */
+bool aisi_stream_writable(const struct ais_stream *s);
+/* Discard a write stream's upload without freeing it. */
+void aisi_stream_discard(struct ais_stream *s);
 
 /* ---- misc -------------------------------------------------------------- */
 
