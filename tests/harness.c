@@ -101,6 +101,7 @@ static struct {
 	struct nginx server;
 	char dir[PATH_MAX];
 	char objdir[PATH_MAX];
+	char davdir[PATH_MAX];
 } harness;
 
 static struct {
@@ -1146,8 +1147,12 @@ static int write_objects_http(FILE *f, const struct nginx *n)
 		/* A 5xx that never recovers: retries must give up within their
 		 * bounds and report the last status. */
 		"\t\tlocation = /always503 { default_type text/plain; return 503 \"overloaded\\n\"; }\n"
+		/* A plain HTTP server that takes PUTs of any size, in chunks
+		 * too, for the write tests. */
+		"\t\tlocation /dav/ { alias %s/; dav_methods PUT DELETE; "
+		"create_full_put_path on; client_max_body_size 0; }\n"
 		"\t}\n",
-		harness.objdir, harness.objdir);
+		harness.objdir, harness.objdir, harness.davdir);
 	return 0;
 }
 
@@ -1345,6 +1350,7 @@ static void remove_temp_dir(void)
 		fprintf(stderr, "harness: remove %s: %s\n", harness.dir, strerror(errno));
 	harness.dir[0] = '\0';
 	harness.objdir[0] = '\0';
+	harness.davdir[0] = '\0';
 }
 
 static int make_temp_dir(void)
@@ -1367,6 +1373,10 @@ static int make_temp_dir(void)
 		return fail("temp dir path too long: %s", harness.dir);
 	if (mkdir(harness.objdir, 0755) < 0)
 		return fail("mkdir %s: %s", harness.objdir, strerror(errno));
+	if (join_path(harness.davdir, sizeof(harness.davdir), harness.dir, "dav") < 0)
+		return fail("temp dir path too long: %s", harness.dir);
+	if (mkdir(harness.davdir, 0755) < 0)
+		return fail("mkdir %s: %s", harness.davdir, strerror(errno));
 	return 0;
 }
 
@@ -1431,6 +1441,11 @@ const char *harness_dir(void)
 const char *harness_objdir(void)
 {
 	return harness.objdir;
+}
+
+const char *harness_davdir(void)
+{
+	return harness.davdir;
 }
 
 unsigned char *harness_object(const char *name, size_t *len)

@@ -76,6 +76,10 @@ void harness_url(char *out, size_t n, const char *path);
 /* The temp dir, and the dir nginx serves.  Valid until harness_stop(). */
 const char *harness_dir(void);
 const char *harness_objdir(void);
+/* Where nginx stores what is PUT to http://127.0.0.1:PORT/dav/NAME (WebDAV
+ * PUT and DELETE, any size, chunked too, parent dirs made): DIR/dav/NAME.
+ * Valid until harness_stop(). */
+const char *harness_davdir(void);
 /* malloc'd copy of the object's current bytes on disk, *len set; NULL on
  * error.  Caller frees. */
 unsigned char *harness_object(const char *name, size_t *len);
