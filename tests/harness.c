@@ -1725,6 +1725,21 @@ void harness_on_stop(void (*stop)(void))
 	fail("harness_on_stop: no room for another function");
 }
 
+int64_t harness_now_ms(void)
+{
+	return now_ms();
+}
+
+void harness_sleep_ms(long ms)
+{
+	sleep_ms(ms);
+}
+
+char *harness_read_file(const char *path, size_t *len)
+{
+	return read_whole_file(path, len);
+}
+
 /* ---- AIStore-shaped cluster --------------------------------------------- */
 
 /* A target: the objects, and an access log to tell which target served what. */

@@ -275,5 +275,11 @@ int harness_tool_path(const char *env_name, const char *name, char *out, size_t 
 /* Have harness_stop() call stop first, before it stops its own servers and
  * removes the temp dir.  Up to 4 functions; registering one twice is once. */
 void harness_on_stop(void (*stop)(void));
+/* Monotonic milliseconds, and a sleep that EINTR does not cut short. */
+int64_t harness_now_ms(void);
+void harness_sleep_ms(long ms);
+/* malloc'd content of path plus a terminating NUL, *len (if len) set to
+ * its length; read to EOF, so a log may grow meanwhile.  NULL with errno. */
+char *harness_read_file(const char *path, size_t *len);
 
 #endif

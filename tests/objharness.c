@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -67,22 +66,6 @@ static int fail(const char *fmt, ...)
 	return -1;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static struct node *node_of(int node)
 {
 	if (!objsrv.running || node < OBJSRV_GATEWAY || node >= OBJSRV_TARGETS) {
@@ -90,54 +73,6 @@ static struct node *node_of(int node)
 		return NULL;
 	}
 	return &objsrv.nodes[node + 1];
-}
-
-/* malloc'd NUL-terminated content of path, *len set if len; NULL with
- * errno set.  Reads to EOF: a log may grow while we read it. */
-static char *read_file(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	size_t cap, used = 0;
-	char *buf;
-	int error = ENOMEM;
-
-	if (fd < 0)
-		return NULL;
-	cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	buf = malloc(cap);
-	while (buf) {
-		ssize_t got;
-
-		if (used + 1 == cap) {
-			char *bigger = realloc(buf, cap * 2);
-
-			if (!bigger)
-				free(buf);
-			buf = bigger;
-			cap *= 2;
-			continue;
-		}
-		got = read(fd, buf + used, cap - used - 1);
-		if (got == 0)
-			break;
-		if (got > 0) {
-			used += (size_t)got;
-		} else if (errno != EINTR) {
-			error = errno;
-			free(buf);
-			buf = NULL;
-		}
-	}
-	close(fd);
-	if (!buf) {
-		errno = error;
-		return NULL;
-	}
-	buf[used] = '\0';
-	if (len)
-		*len = used;
-	return buf;
 }
 
 /* ---- talking to a node ------------------------------------------------------------ */
@@ -214,7 +149,7 @@ enum launch { LAUNCH_READY, LAUNCH_PORT_TAKEN, LAUNCH_FAILED };
 
 static void print_output(const struct node *nd)
 {
-	char *text = read_file(nd->output, NULL);
+	char *text = harness_read_file(nd->output, NULL);
 
 	fprintf(stderr, "---- %s output (%s) ----\n%s", nd->name, nd->output,
 		text && *text ? text : "(empty)\n");
@@ -224,7 +159,7 @@ static void print_output(const struct node *nd)
 /* Poll until the node answers GET /_ctl/stats, exits, or runs out of time. */
 static enum launch wait_ready(struct node *nd)
 {
-	int64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	int64_t deadline = harness_now_ms() + READY_TIMEOUT_MS;
 	char scratch[1024];
 	int status;
 
@@ -240,14 +175,14 @@ static enum launch wait_ready(struct node *nd)
 		if (request(nd->port, "GET", "/_ctl/stats", PROBE_TIMEOUT_MS, scratch,
 			    sizeof(scratch)) == 200)
 			return LAUNCH_READY;
-		if (now_ms() >= deadline) {
+		if (harness_now_ms() >= deadline) {
 			fail("%s did not answer within %d ms", nd->name, READY_TIMEOUT_MS);
 			print_output(nd);
 			harness_kill_child(nd->pid);
 			nd->pid = 0;
 			return LAUNCH_FAILED;
 		}
-		sleep_ms(POLL_INTERVAL_MS);
+		harness_sleep_ms(POLL_INTERVAL_MS);
 	}
 }
 
@@ -504,7 +439,7 @@ unsigned char *objsrv_read_object(const char *bucket, const char *obj, size_t *l
 		errno = ENOENT;
 		return NULL;
 	}
-	return (unsigned char *)read_file(path, len);
+	return (unsigned char *)harness_read_file(path, len);
 }
 
 const char *objsrv_store_dir(void)
@@ -519,7 +454,7 @@ char *objsrv_log(int node)
 
 	if (!nd)
 		return NULL;
-	text = read_file(nd->log, NULL);
+	text = harness_read_file(nd->log, NULL);
 	if (!text && errno == ENOENT)
 		return strdup("");
 	return text;

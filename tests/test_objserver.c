@@ -253,6 +253,16 @@ static void expect_status(long got, long want, const char *what)
 		fprintf(stderr, "\n  %s: status %ld, expected %ld\n", what, got, want);
 }
 
+/* PUT size pseudo-random bytes from seed to url, expecting 200: the bytes,
+ * for the caller to compare with and free. */
+static unsigned char *put_object(const char *url, size_t size, uint64_t seed)
+{
+	unsigned char *data = make_bytes(size, seed);
+
+	expect_status(call("PUT", url, data, size), 200, "PUT");
+	return data;
+}
+
 /* ---- multipart steps, through the gateway ------------------------------------------------ */
 
 /* POST mpt-upload: the upload ID in id. */
@@ -454,10 +464,9 @@ static void test_chunked_put_is_stored_whole(void)
 static void test_names_are_stored_byte_exact_after_decoding(void)
 {
 	static const char encoded[] = "wbck/dir%20one/sub/a%2Bb%25c.bin";
-	unsigned char *data = make_bytes(1000, 3), *on_disk;
+	unsigned char *data = put_object(on_target(0, encoded, ""), 1000, 3), *on_disk;
 	size_t len = 0;
 
-	expect_status(call("PUT", on_target(0, encoded, ""), data, 1000), 200, "PUT");
 	on_disk = objsrv_read_object("wbck", "dir one/sub/a+b%c.bin", &len);
 	CU_ASSERT(on_disk && len == 1000 && memcmp(on_disk, data, len) == 0);
 	free(on_disk);
@@ -482,11 +491,9 @@ static void expect_range(const char *url, const char *range, long status,
 
 static void test_ranges_are_206_with_content_range(void)
 {
-	const char *name = fresh_name("ranges");
-	unsigned char *data = make_bytes(100000, 4);
-	const char *url = on_target(0, name, "");
+	const char *url = on_target(0, fresh_name("ranges"), "");
+	unsigned char *data = put_object(url, 100000, 4);
 
-	expect_status(call("PUT", url, data, 100000), 200, "PUT");
 	expect_range(url, "10-19", 206, "bytes 10-19/100000", data + 10, 10);
 	expect_range(url, "99990-", 206, "bytes 99990-99999/100000", data + 99990, 10);
 	expect_range(url, "-5", 206, "bytes 99995-99999/100000", data + 99995, 5);
@@ -497,11 +504,9 @@ static void test_ranges_are_206_with_content_range(void)
 
 static void test_unsatisfiable_range_is_416_with_size(void)
 {
-	const char *name = fresh_name("416");
-	unsigned char *data = make_bytes(100000, 5);
-	const char *url = on_target(0, name, "");
+	const char *url = on_target(0, fresh_name("416"), "");
+	unsigned char *data = put_object(url, 100000, 5);
 
-	expect_status(call("PUT", url, data, 100000), 200, "PUT");
 	expect_range(url, "100000-", 416, "bytes */100000", NULL, 0);
 	expect_range(url, "-0", 416, "bytes */100000", NULL, 0);
 	free(data);
@@ -509,13 +514,11 @@ static void test_unsatisfiable_range_is_416_with_size(void)
 
 static void test_head_gives_size_and_the_validators_of_get(void)
 {
-	const char *name = fresh_name("head");
-	unsigned char *data = make_bytes(12345, 6);
-	const char *url = on_target(0, name, "");
+	const char *url = on_target(0, fresh_name("head"), "");
+	unsigned char *data = put_object(url, 12345, 6);
 	struct request r = { "HEAD", url, NULL, 0, false, NULL, false };
 	struct answer head, get;
 
-	expect_status(call("PUT", url, data, 12345), 200, "PUT");
 	perform(&r, &head);
 	r.method = "GET";
 	perform(&r, &get);
@@ -785,11 +788,11 @@ static bool target_logged(const char *needle)
 static void test_put_cut_by_the_client_keeps_the_old_object(void)
 {
 	const char *name = fresh_name("client-cut");
-	unsigned char *old = make_bytes(50000, 70), *partial = make_bytes(25000, 71);
+	unsigned char *old = put_object(on_target(0, name, ""), 50000, 70);
+	unsigned char *partial = make_bytes(25000, 71);
 	char head[512], line[256];
 	int fd;
 
-	expect_status(call("PUT", on_target(0, name, ""), old, 50000), 200, "PUT");
 	snprintf(head, sizeof(head), "PUT /v1/objects/%s?provider=ais HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 		 "Content-Length: 50000\r\n\r\n", name);
 	fd = connect_to(objsrv_port(0));
@@ -877,9 +880,8 @@ static void test_requests_reuse_one_connection(void)
 static void test_restarted_servers_keep_committed_objects(void)
 {
 	const char *name = fresh_name("restart");
-	unsigned char *data = make_bytes(10000, 80);
+	unsigned char *data = put_object(via_gateway(name, ""), 10000, 80);
 
-	expect_status(call("PUT", via_gateway(name, ""), data, 10000), 200, "PUT");
 	CU_ASSERT_EQUAL(objsrv_kill(), 0);
 	expect_status(call("GET", via_gateway(name, ""), NULL, 0), 0, "GET while killed");
 	CU_ASSERT_EQUAL_FATAL(objsrv_restart(), 0);
