@@ -406,6 +406,7 @@ int http_read_request(struct http_conn *c, struct http_request *rq, const char *
 {
 	char *end;
 	size_t len;
+	int status;
 
 	request_reset(rq, c);
 	for (;;) {
@@ -431,10 +432,10 @@ int http_read_request(struct http_conn *c, struct http_request *rq, const char *
 	memcpy(rq->head, c->buf + c->start, len);
 	rq->head[len] = '\0';
 	c->start += len + 4;
-	len = (size_t)parse_head(rq, why);
-	if (len)
+	status = parse_head(rq, why);
+	if (status)
 		rq->keep_alive = false;
-	return (int)len;
+	return status;
 }
 
 /* ---- request bodies ------------------------------------------------------------ */
@@ -493,6 +494,8 @@ static int next_chunk(struct http_request *rq)
 	int digits = 0;
 	char *line, *p;
 
+	/* Every chunk before the last has data, so having received bytes
+	 * means a chunk's data just ended: its CRLF comes first. */
 	if (rq->received > 0) {
 		line = conn_line(rq);
 		if (!line)
@@ -505,8 +508,11 @@ static int next_chunk(struct http_request *rq)
 	line = conn_line(rq);
 	if (!line)
 		return -1;
-	for (p = line; isxdigit((unsigned char)*p); p++, digits++)
-		size = size * 16 + (uint64_t)(isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10));
+	for (p = line; isxdigit((unsigned char)*p); p++, digits++) {
+		int ch = tolower((unsigned char)*p);
+
+		size = size * 16 + (uint64_t)(isdigit(ch) ? ch - '0' : ch - 'a' + 10);
+	}
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (digits == 0 || digits > 15 || (*p && *p != ';')) {
