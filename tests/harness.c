@@ -155,6 +155,9 @@ static struct {
 
 static int proxy_serial;
 
+/* harness_on_stop()'s functions, called first by harness_stop(). */
+static void (*stop_hooks[4])(void);
+
 /* The lying server (tests/liarserver), one for the whole run. */
 static struct {
 	pid_t pid; /* 0: not running */
@@ -1413,6 +1416,8 @@ void harness_stop(void)
 {
 	if (!harness.running || getpid() != harness.owner)
 		return;
+	for (size_t i = 0; i < COUNT_OF(stop_hooks) && stop_hooks[i]; i++)
+		stop_hooks[i]();
 	liar_stop();
 	chain_stop();
 	tls_stop();
@@ -1698,6 +1703,56 @@ static void liar_stop(void)
 void liar_url(char *out, size_t n, const char *path)
 {
 	format_url(out, n, "http://127.0.0.1", liar.port, path);
+}
+
+/* ---- for other harnesses (objharness.c) ----------------------------------- */
+
+pid_t harness_spawn(char *const argv[], int stdout_fd, int stderr_fd)
+{
+	return spawn(argv, stdout_fd, stderr_fd);
+}
+
+int harness_kill_child(pid_t pid)
+{
+	return kill_child(pid);
+}
+
+int harness_stable_port(void)
+{
+	return stable_port(NULL, 0);
+}
+
+int harness_tool_path(const char *env_name, const char *name, char *out, size_t n)
+{
+	return tool_path(env_name, name, out, n);
+}
+
+void harness_on_stop(void (*stop)(void))
+{
+	for (size_t i = 0; i < COUNT_OF(stop_hooks); i++) {
+		if (stop_hooks[i] == stop)
+			return;
+		if (!stop_hooks[i]) {
+			stop_hooks[i] = stop;
+			return;
+		}
+	}
+	fail("harness_on_stop: no room for another function");
+}
+
+int64_t harness_now_ms(void)
+{
+	return now_ms();
+}
+
+void harness_sleep_ms(long ms)
+{
+	sleep_ms(ms);
+}
+
+char *harness_read_file(const char *path, size_t *len)
+{
+	return read_whole_file(path, len);
 }
 
 /* ---- AIStore-shaped cluster --------------------------------------------- */

@@ -256,4 +256,34 @@ void chain_url(char *out, size_t n, enum chain_server which, const char *path);
  * yet), caller frees.  NULL on error.  Any thread. */
 char *chain_log(enum chain_server which);
 
+/*
+ * For the other server harnesses of the test binary (objharness.c): the
+ * launcher, ports and tool lookup this harness uses for its own servers.
+ * Each needs harness_start(); harness_spawn() and harness_kill_child() may
+ * be called from any thread, the others only from the suites' thread.
+ */
+/* fork+exec argv (argv[0] the binary, NULL-terminated) from the launcher
+ * thread, as every server here is: SIGKILL when the test binary ends, stdin
+ * /dev/null, stdout and stderr on the given fds (-1: inherit), no other fd.
+ * The pid, or -1 with errno set; reap it with waitpid() or
+ * harness_kill_child(). */
+pid_t harness_spawn(char *const argv[], int stdout_fd, int stderr_fd);
+/* SIGKILL pid and reap it: its wait status, or -1 if there was no child. */
+int harness_kill_child(pid_t pid);
+/* A free loopback port below the kernel's ephemeral range, as the cluster's
+ * targets get: nothing else takes it while its server is killed.  -1 on
+ * error. */
+int harness_stable_port(void);
+/* out = $env_name if set, else tool name next to the test binary.  0 or -1. */
+int harness_tool_path(const char *env_name, const char *name, char *out, size_t n);
+/* Have harness_stop() call stop first, before it stops its own servers and
+ * removes the temp dir.  Up to 4 functions; registering one twice is once. */
+void harness_on_stop(void (*stop)(void));
+/* Monotonic milliseconds, and a sleep that EINTR does not cut short. */
+int64_t harness_now_ms(void);
+void harness_sleep_ms(long ms);
+/* malloc'd content of path plus a terminating NUL, *len (if len) set to
+ * its length; read to EOF, so a log may grow meanwhile.  NULL with errno. */
+char *harness_read_file(const char *path, size_t *len);
+
 #endif

@@ -27,6 +27,7 @@ int register_readahead_suite(void);
 int register_client_suite(void);
 int register_redirect_suite(void);
 int register_hostile_suite(void);
+int register_objserver_suite(void);
 int register_write_suite(void);
 
 /* Register a suite from a NULL-terminated table; returns 0 or -1. */
