@@ -1617,6 +1617,11 @@ static int tool_start(const char *tool, char *const argv[], pid_t *pid,
 
 int proxy_start(struct proxy *p, const char *schedule)
 {
+	return proxy_start_to(p, harness.server.ports[0], schedule);
+}
+
+int proxy_start_to(struct proxy *p, int upstream_port, const char *schedule)
+{
 	char binary[PATH_MAX], upstream[16];
 	char *argv[] = { binary, "-u", upstream, "-l", p->log, (char *)schedule, NULL };
 	char log_name[64];
@@ -1627,7 +1632,7 @@ int proxy_start(struct proxy *p, const char *schedule)
 		return fail("proxy_start needs harness_start first");
 	if (tool_path("FAULTPROXY", "faultproxy", binary, sizeof(binary)) < 0)
 		return -1;
-	snprintf(upstream, sizeof(upstream), "%d", harness.server.ports[0]);
+	snprintf(upstream, sizeof(upstream), "%d", upstream_port);
 	snprintf(log_name, sizeof(log_name), "proxy-%d.log", ++proxy_serial);
 	if (join_path(p->log, sizeof(p->log), harness.dir, log_name) < 0)
 		return fail("proxy log path too long");

@@ -115,6 +115,8 @@ struct proxy {
  * the temp dir, one per proxy.  Needs harness_start().  Returns 0 or -1.
  */
 int proxy_start(struct proxy *p, const char *schedule);
+/* The same in front of another server on 127.0.0.1:upstream_port. */
+int proxy_start_to(struct proxy *p, int upstream_port, const char *schedule);
 /* SIGTERM, then SIGKILL if it has not exited after 2 s.  Safe to call twice. */
 void proxy_stop(struct proxy *p);
 void proxy_url(const struct proxy *p, char *out, size_t n, const char *path);

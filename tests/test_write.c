@@ -43,7 +43,7 @@ static unsigned char *dav_file(const char *name, size_t *len)
 	char path[1024];
 
 	snprintf(path, sizeof(path), "%s/%s", harness_davdir(), name);
-	return read_file(path, len);
+	return (unsigned char *)harness_read_file(path, len);
 }
 
 static int dav_exists(const char *name)
@@ -587,5 +587,12 @@ int register_write_suite(void)
 		{ NULL, NULL },
 	};
 
-	return add_suite("writing", tests);
+	CU_pSuite suite;
+
+	if (add_suite("writing", tests) < 0 || !(suite = CU_get_suite("writing")))
+		return -1;
+	for (const struct test_case *t = write_mpt_tests; t->name; t++)
+		if (!CU_add_test(suite, t->name, t->fn))
+			return -1;
+	return 0;
 }

@@ -97,26 +97,6 @@ int stream_matches_pattern(ais_stream *s, uint64_t size, unsigned seed)
 	return n == 0 && at == size;
 }
 
-unsigned char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	long size;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
-	    fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf)
-		*len = (size_t)size;
-	fclose(f);
-	return buf;
-}
-
 size_t text_length(int lines)
 {
 	char line[64];

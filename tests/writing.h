@@ -11,6 +11,7 @@
 #include <archive.h>
 
 #include "aisfile.h"
+#include "suites.h"
 
 /* Bytes [offset, offset + len) of the pattern of seed. */
 void fill_pattern(void *buf, size_t len, uint64_t offset, unsigned seed);
@@ -25,8 +26,6 @@ int write_pattern(ais_stream *s, uint64_t size, uint64_t offset,
 /* Whether s yields exactly size bytes of the pattern from 0 (ais_next). */
 int stream_matches_pattern(ais_stream *s, uint64_t size, unsigned seed);
 
-/* The whole file at path (malloc'd, *len set), NULL when unreadable. */
-unsigned char *read_file(const char *path, size_t *len);
 /* Bytes of "line %d of the text\n" for 0 <= i < lines. */
 size_t text_length(int lines);
 
@@ -36,5 +35,8 @@ int write_members(struct archive *a, int n, size_t size);
 /* Whether the archive at url (any format) has exactly those members, read
  * through ais_archive_open. */
 int archive_has_members(const char *url, int n, size_t size);
+
+/* The multipart tests (test_write_mpt.c), which run in the writing suite. */
+extern const struct test_case write_mpt_tests[];
 
 #endif
