@@ -177,53 +177,45 @@ static void test_parts_go_out_in_parallel(void)
 	CU_ASSERT_EQUAL(parallel_connections(1, 12), 1);
 }
 
-static void test_503_on_a_part_is_resent(void)
+/* Upload size bytes as name with one fault armed on the nth part request;
+ * the part is resent from its buffer, once, and the object is whole. */
+static void upload_through_part_fault(const char *name, uint64_t size,
+                                      int nth, const char *action)
 {
 	struct ais_options o = mpt_options();
-	uint64_t size = 8 * PART;
+	uint64_t parts = (size + PART - 1) / PART;
+	char fired[32];
 	struct ais_stats st;
 	ais_stream *s;
 
 	ready();
-	CU_ASSERT_EQUAL_FATAL(objsrv_fault("part", 3, "503", 0), 0);
-	s = ais_create(mpt_url("p503.bin"), &o);
+	CU_ASSERT_EQUAL_FATAL(objsrv_fault("part", nth, action, -1), 0);
+	s = ais_create(mpt_url(name), &o);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_EQUAL(write_pattern(s, size, 0, 14, 50000), 0);
 	CU_ASSERT_EQUAL(ais_commit(s), 0);
 	ais_stats(s, &st);
 	CU_ASSERT_EQUAL(st.failures, 1);
 	CU_ASSERT_EQUAL(st.resumes, 1);
-	CU_ASSERT_EQUAL(st.parts_uploaded, 8);
+	CU_ASSERT_EQUAL(st.parts_uploaded, parts);
 	CU_ASSERT_EQUAL(st.bytes_uploaded, size);
 	ais_close(s);
-	CU_ASSERT_EQUAL(objsrv_stat("fault-503"), 1);
-	CU_ASSERT_EQUAL(objsrv_stat("part"), 9);
+	snprintf(fired, sizeof(fired), "fault-%s", action);
+	CU_ASSERT_EQUAL(objsrv_stat(fired), 1);
+	CU_ASSERT_EQUAL(objsrv_stat("part"), (long long)parts + 1);
+	CU_ASSERT_EQUAL(objsrv_stat("part-retry"), 1);
 	CU_ASSERT_EQUAL(new_leftovers(), 0);
-	assert_stored("p503.bin", size, 14);
+	assert_stored(name, size, 14);
+}
+
+static void test_503_on_a_part_is_resent(void)
+{
+	upload_through_part_fault("p503.bin", 8 * PART, 3, "503");
 }
 
 static void test_cut_mid_part_is_resent(void)
 {
-	struct ais_options o = mpt_options();
-	uint64_t size = 8 * PART + 5;
-	struct ais_stats st;
-	ais_stream *s;
-
-	ready();
-	CU_ASSERT_EQUAL_FATAL(objsrv_fault("part", 2, "cut", -1), 0);
-	s = ais_create(mpt_url("pcut.bin"), &o);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	CU_ASSERT_EQUAL(write_pattern(s, size, 0, 15, 70000), 0);
-	CU_ASSERT_EQUAL(ais_commit(s), 0);
-	ais_stats(s, &st);
-	CU_ASSERT_EQUAL(st.failures, 1);
-	CU_ASSERT_EQUAL(st.resumes, 1);
-	CU_ASSERT_EQUAL(st.bytes_uploaded, size);
-	ais_close(s);
-	CU_ASSERT_EQUAL(objsrv_stat("fault-cut"), 1);
-	CU_ASSERT_EQUAL(objsrv_stat("part-retry"), 1);
-	CU_ASSERT_EQUAL(new_leftovers(), 0);
-	assert_stored("pcut.bin", size, 15);
+	upload_through_part_fault("pcut.bin", 8 * PART + 5, 2, "cut");
 }
 
 static void test_stalled_part_is_resent(void)
