@@ -24,14 +24,20 @@ static uint64_t pattern_word(uint64_t index, unsigned seed)
 void fill_pattern(void *buf, size_t len, uint64_t offset, unsigned seed)
 {
 	unsigned char *out = buf;
-	uint64_t word = pattern_word(offset >> 3, seed);
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		uint64_t at = offset + i;
+	/* Byte by byte to a word boundary and at the end; whole words
+	 * between (a 2 GiB write is mostly this). */
+	while (i < len) {
+		uint64_t at = offset + i, word = pattern_word(at >> 3, seed);
 
-		if ((at & 7) == 0)
-			word = pattern_word(at >> 3, seed);
-		out[i] = (unsigned char)(word >> ((at & 7) * 8));
+		if ((at & 7) == 0 && len - i >= 8) {
+			for (int k = 0; k < 8; k++)
+				out[i + (size_t)k] = (unsigned char)(word >> (k * 8));
+			i += 8;
+			continue;
+		}
+		out[i++] = (unsigned char)(word >> ((at & 7) * 8));
 	}
 }
 
