@@ -25,6 +25,8 @@
  *   upreset:N after N bytes from the client, abort the client with an RST
  *   upstall:N after N bytes from the client, drop upstream and read nothing
  *             more: the client's upload stalls until it closes or 120 s pass
+ *   upslow:N  pass, but take at most N bytes per second from the client: an
+ *             upload that keeps its connection busy for a while
  * -l appends "K ACTION METHOD PATH range=VALUE" ('-' if absent) per connection,
  * from its first request head, followed by " length=VALUE" and " te=VALUE"
  * when the head has a Content-Length or a Transfer-Encoding (a request with
@@ -57,7 +59,7 @@
 enum action_kind {
 	ACTION_PASS, ACTION_CUT, ACTION_RESET, ACTION_STALL,
 	ACTION_503, ACTION_CLOSE, ACTION_DELAY, ACTION_NORANGE,
-	ACTION_UPCUT, ACTION_UPRESET, ACTION_UPSTALL,
+	ACTION_UPCUT, ACTION_UPRESET, ACTION_UPSTALL, ACTION_UPSLOW,
 };
 
 struct action {
@@ -82,6 +84,7 @@ static const struct {
 	{ "upcut", ACTION_UPCUT, true },
 	{ "upreset", ACTION_UPRESET, true },
 	{ "upstall", ACTION_UPSTALL, true },
+	{ "upslow", ACTION_UPSLOW, true },
 };
 
 #define ACTION_NAME_COUNT (sizeof action_names / sizeof action_names[0])
@@ -404,12 +407,22 @@ static size_t drop_header(char *head, size_t length, const char *name)
 
 enum relay_end { RELAY_SIDE_CLOSED, RELAY_LIMIT_REACHED };
 
+static long long milliseconds_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /* Forwards both ways until a side closes, `limit` bytes reached the client
- * or `up_limit` bytes came from it (NO_LIMIT: never). */
-static enum relay_end relay(int client_fd, int upstream_fd, long long limit, long long up_limit)
+ * or `up_limit` bytes came from it (NO_LIMIT: never); at most up_rate bytes
+ * a second from the client (0: as fast as they come). */
+static enum relay_end relay(int client_fd, int upstream_fd, long long limit, long long up_limit,
+			    long long up_rate)
 {
 	char buffer[RELAY_BUFFER_SIZE];
-	long long sent_to_client = 0, received_from_client = 0;
+	long long sent_to_client = 0, received_from_client = 0, start = milliseconds_now();
 	struct pollfd sides[2] = { { client_fd, POLLIN, 0 }, { upstream_fd, POLLIN, 0 } };
 
 	while ((limit == NO_LIMIT || sent_to_client < limit) &&
@@ -424,10 +437,18 @@ static enum relay_end relay(int client_fd, int upstream_fd, long long limit, lon
 			/* Take no more than the limit, so exactly N bytes go up. */
 			if (up_limit != NO_LIMIT && up_limit - received_from_client < (long long)wanted)
 				wanted = (size_t)(up_limit - received_from_client);
+			/* Small steps, so that the rate holds over short spans too. */
+			if (up_rate > 0 && up_rate / 20 + 1 < (long long)wanted)
+				wanted = (size_t)(up_rate / 20 + 1);
 			ssize_t received = receive(client_fd, buffer, wanted);
 			if (received <= 0 || !send_all(upstream_fd, buffer, (size_t)received))
 				return RELAY_SIDE_CLOSED;
 			received_from_client += received;
+			if (up_rate > 0) {
+				long long due = start + received_from_client * 1000 / up_rate;
+				if (due > milliseconds_now())
+					sleep_milliseconds(due - milliseconds_now());
+			}
 		}
 		if (sides[1].revents) {
 			size_t wanted = sizeof buffer;
@@ -536,7 +557,8 @@ static void serve_request(struct connection *connection)
 		up_limit -= (long long)head_sent;
 	enum relay_end end = head_sent < head_length ? RELAY_LIMIT_REACHED :
 		relay(connection->client_fd, connection->upstream_fd,
-		      client_byte_limit(connection->action), up_limit);
+		      client_byte_limit(connection->action), up_limit,
+		      connection->action.kind == ACTION_UPSLOW ? connection->action.amount : 0);
 	finish_relayed_connection(connection, end);
 }
 
@@ -654,8 +676,8 @@ int main(int argc, char **argv)
 	if (!parse_arguments(argc, argv)) {
 		fprintf(stderr, "usage: faultproxy -u UPSTREAM_PORT [-l LOGFILE] SCHEDULE\n"
 			"  SCHEDULE: comma-separated pass, cut:N, reset:N, stall:N, 503, close,\n"
-			"  delay:MS, norange, upcut:N, upreset:N, upstall:N; a trailing '*'\n"
-			"  repeats the last action\n");
+			"  delay:MS, norange, upcut:N, upreset:N, upstall:N, upslow:N; a\n"
+			"  trailing '*' repeats the last action\n");
 		return 2;
 	}
 	install_signal_handlers();
