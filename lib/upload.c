@@ -182,6 +182,9 @@ static enum attempt_end attempt(struct upload *u, char *why, size_t whylen)
 	do {
 		if (send_and_wait(u, &res) < 0)
 			return ATTEMPT_FINAL;
+		/* A request cut because the writer stopped is no failure. */
+		if (cancelled(u))
+			return final(u, ECANCELED, "cancelled");
 		end = judge(u, &res, &redirected, why, whylen);
 	} while (end == ATTEMPT_RETRY && redirected);
 	return end;

@@ -67,6 +67,8 @@ struct writer {
 	enum writer_state state;   /* the caller's thread only */
 	uint64_t written;          /* the caller's thread only */
 	bool begun;                /* a part was handed off */
+	bool settled;              /* the failure was met: threads joined,
+	                            * the upload aborted */
 	char *upload_url;          /* the URL with uploadId, once begun */
 
 	pthread_mutex_t lock;
@@ -111,18 +113,33 @@ static void fail(struct writer *w, int err, const char *msg)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* The failure for the caller: -1 with *err and msg when there is one. */
+static void join_threads(struct writer *w);
+static void abort_multipart(struct writer *w, char *outcome, size_t len);
+
+/* The failure for the caller: -1 with *err and msg when there is one.
+ * The first time the caller hears of it, the threads are stopped and the
+ * multipart upload is aborted, and how that went joins the message. */
 static int failure(struct writer *w, int *err, char *msg, size_t msglen)
 {
+	char outcome[AIS_ERRMSG_MAX] = "";
 	int e;
 
 	pthread_mutex_lock(&w->lock);
-	if ((e = w->err)) {
-		*err = e;
-		snprintf(msg, msglen, "%s", w->errmsg);
-	}
+	e = w->err;
 	pthread_mutex_unlock(&w->lock);
-	return e ? -1 : 0;
+	if (!e)
+		return 0;
+	if (!w->settled) {
+		join_threads(w);
+		abort_multipart(w, outcome, sizeof(outcome));
+		/* No thread is left: the message is the caller's alone. */
+		snprintf(w->errmsg + strlen(w->errmsg),
+		         sizeof(w->errmsg) - strlen(w->errmsg), "%s", outcome);
+		w->settled = true;
+	}
+	*err = e;
+	snprintf(msg, msglen, "%s", w->errmsg);
+	return -1;
 }
 
 /* ---- requests ------------------------------------------------------------------- */
@@ -276,7 +293,7 @@ static void abort_multipart(struct writer *w, char *outcome, size_t len)
 		return;
 	if (send_request(w, &req, NULL, ABORT_RETRIES, msg, sizeof(msg)) < 0)
 		snprintf(outcome, len, "; aborting the multipart upload failed "
-		         "too: %s", msg);
+		         "too: %.600s", msg);
 	else
 		snprintf(outcome, len, "; the multipart upload was aborted");
 	free(w->upload_url);
@@ -584,9 +601,19 @@ static int finish_parts(struct writer *w)
 	return w->err ? -1 : 0;
 }
 
+/* The end of the writer's work: no thread runs, and the buffers go. */
+static void finish(struct writer *w, enum writer_state state)
+{
+	for (int i = 0; i < w->nparts; i++) {
+		free(w->parts[i].buf);
+		w->parts[i] = (struct part){ NULL, 0, 0, 0, PART_FREE };
+	}
+	w->filling = NULL;
+	w->state = state;
+}
+
 int aisi_writer_commit(struct writer *w, int *err, char *msg, size_t msglen)
 {
-	char aborted[AIS_ERRMSG_MAX] = "";
 	int rc = 0;
 
 	if (w->state != WRITER_OPEN)
@@ -597,14 +624,9 @@ int aisi_writer_commit(struct writer *w, int *err, char *msg, size_t msglen)
 		rc = complete_multipart(w, msg, msglen);
 	if (rc < 0)
 		fail(w, errno, msg);
-	if (failure(w, err, msg, msglen) < 0) {
-		abort_multipart(w, aborted, sizeof(aborted));
-		snprintf(msg + strlen(msg), msglen - strlen(msg), "%s", aborted);
-		w->state = WRITER_FAILED;
-		return -1;
-	}
-	w->state = WRITER_COMMITTED;
-	return 0;
+	rc = failure(w, err, msg, msglen);
+	finish(w, rc < 0 ? WRITER_FAILED : WRITER_COMMITTED);
+	return rc;
 }
 
 void aisi_writer_abort(struct writer *w)
@@ -616,7 +638,7 @@ void aisi_writer_abort(struct writer *w)
 	atomic_store(&w->cancel, true);
 	join_threads(w);
 	abort_multipart(w, outcome, sizeof(outcome));
-	w->state = WRITER_ABORTED;
+	finish(w, WRITER_ABORTED);
 }
 
 bool aisi_writer_is_open(const struct writer *w)
@@ -659,9 +681,8 @@ void aisi_writer_free(struct writer *w)
 {
 	if (!w)
 		return;
-	aisi_writer_abort(w);
-	for (int i = 0; w->parts && i < w->nparts; i++)
-		free(w->parts[i].buf);
+	if (w->parts && w->threads)
+		aisi_writer_abort(w);
 	free(w->parts);
 	free(w->threads);
 	free(w->upload_url);

@@ -1127,6 +1127,23 @@ static void write_object_locations(FILE *f)
 		harness.objdir, harness.objdir);
 }
 
+/* AIStore paths whose answers a writer must refuse: a multipart upload ID
+ * that is empty, has spaces, or is longer than any ID (1100 bytes), and a
+ * bucket that does not exist (AIStore's 404 JSON, for every method). */
+static void write_bad_upload_locations(FILE *f)
+{
+	fprintf(f,
+		"\t\tlocation = /v1/objects/mpt/empty-id { return 200 \"\"; }\n"
+		"\t\tlocation = /v1/objects/mpt/spaced-id { return 200 \"an id\\n\"; }\n"
+		"\t\tlocation /v1/objects/nobucket/ { default_type application/json; "
+		"return 404 '{\"message\":\"bucket ais://nobucket does not exist\","
+		"\"status\":404}'; }\n"
+		"\t\tlocation = /v1/objects/mpt/long-id { return 200 \"");
+	for (int i = 0; i < 1100; i++)
+		fputc('x', f);
+	fprintf(f, "\"; }\n");
+}
+
 /* harness_start()'s server: the objects, and the odd servers tests need. */
 static int write_objects_http(FILE *f, const struct nginx *n)
 {
@@ -1153,9 +1170,10 @@ static int write_objects_http(FILE *f, const struct nginx *n)
 		/* A plain HTTP server that takes PUTs of any size, in chunks
 		 * too, for the write tests. */
 		"\t\tlocation /dav/ { alias %s/; dav_methods PUT DELETE; "
-		"create_full_put_path on; client_max_body_size 0; }\n"
-		"\t}\n",
+		"create_full_put_path on; client_max_body_size 0; }\n",
 		harness.objdir, harness.objdir, harness.davdir);
+	write_bad_upload_locations(f);
+	fprintf(f, "\t}\n");
 	return 0;
 }
 

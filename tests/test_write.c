@@ -345,6 +345,31 @@ static void test_cut_during_a_small_put_is_retried(void)
 	assert_dav_pattern("w-retried.bin", 40000, 6);
 }
 
+static void test_refusal_before_a_streamed_body_is_retried(void)
+{
+	struct ais_options o = small_parts();
+	size_t size = (1 << 20) + 1;
+	struct ais_stats st;
+	struct proxy p;
+	ais_stream *s;
+
+	/* The 503 comes before "100 Continue": none of the body went out, so
+	 * the chunked PUT starts again. */
+	CU_ASSERT_EQUAL_FATAL(proxy_start(&p, "503,pass"), 0);
+	s = ais_create(dav_proxied(&p, "w-503-stream.bin"), &o);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(write_pattern(s, size, 0, 10, 30000), 0);
+	CU_ASSERT_EQUAL(ais_commit(s), 0);
+	ais_stats(s, &st);
+	CU_ASSERT_EQUAL(st.failures, 1);
+	CU_ASSERT_EQUAL(st.resumes, 1);
+	CU_ASSERT_EQUAL(st.bytes_uploaded, size);
+	CU_ASSERT_EQUAL(ais_close(s), 0);
+	CU_ASSERT_EQUAL(proxy_connections(&p), 2);
+	proxy_stop(&p);
+	assert_dav_pattern("w-503-stream.bin", size, 10);
+}
+
 static void test_reset_mid_stream_is_sticky(void)
 {
 	struct ais_options o = small_parts();
@@ -414,6 +439,51 @@ static void test_refused_put_names_status_and_server_text(void)
 	CU_ASSERT_EQUAL(ais_close(s), -1);
 	CU_ASSERT_EQUAL(errno, EIO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "HTTP 405"));
+}
+
+/* The multipart upload cannot begin: the first write that hands a part
+ * off fails, with the reason, and so does every later call. */
+static void expect_begin_refused(const char *path, int err, const char *why)
+{
+	struct ais_options o = small_parts();
+	ais_stream *s = ais_create(url_of(path), &o);
+	int rc = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	for (int i = 0; i < 4 && rc == 0; i++)
+		rc = write_pattern(s, SMALL_PART, (uint64_t)i * SMALL_PART, 1, 8192);
+	CU_ASSERT_EQUAL(rc, -1);
+	CU_ASSERT_EQUAL(errno, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_errmsg(s), "POST mpt-upload"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_errmsg(s), why));
+	CU_ASSERT_EQUAL(ais_close(s), -1);
+	CU_ASSERT_EQUAL(errno, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), why));
+}
+
+static void test_bad_upload_ids_are_refused(void)
+{
+	expect_begin_refused("/v1/objects/mpt/empty-id", EIO,
+	                     "is not an upload ID: it is empty");
+	expect_begin_refused("/v1/objects/mpt/spaced-id", EIO,
+	                     "is not an upload ID: byte 2 is not a printable");
+	expect_begin_refused("/v1/objects/mpt/long-id", EIO,
+	                     "is longer than 1024 bytes");
+}
+
+static void test_missing_bucket_is_enoent(void)
+{
+	ais_stream *s;
+
+	expect_begin_refused("/v1/objects/nobucket/large.bin", ENOENT,
+	                     "HTTP 404 Not Found: bucket ais://nobucket does "
+	                     "not exist");
+	s = ais_create(url_of("/v1/objects/nobucket/small.bin"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(ais_write(s, "small", 5), 5);
+	CU_ASSERT_EQUAL(ais_close(s), -1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "PUT failed: HTTP 404"));
 }
 
 static void test_server_that_stays_down_exhausts_the_budget(void)
@@ -568,11 +638,15 @@ int register_write_suite(void)
 		{ "bad modes are EINVAL", test_bad_modes_are_einval },
 		{ "a cut during a small PUT is retried",
 		  test_cut_during_a_small_put_is_retried },
+		{ "a refusal before a streamed body is retried",
+		  test_refusal_before_a_streamed_body_is_retried },
 		{ "a reset mid-stream is sticky", test_reset_mid_stream_is_sticky },
 		{ "a stalled PUT fails after the read timeout",
 		  test_stalled_put_fails_after_the_read_timeout },
 		{ "a refused PUT names the status and the server's text",
 		  test_refused_put_names_status_and_server_text },
+		{ "bad upload IDs are refused", test_bad_upload_ids_are_refused },
+		{ "a missing bucket is ENOENT", test_missing_bucket_is_enoent },
 		{ "a server that stays down exhausts the budget",
 		  test_server_that_stays_down_exhausts_the_budget },
 		{ "reading a write stream is EBADF",
