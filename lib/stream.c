@@ -311,16 +311,14 @@ static void stream_free(ais_stream *s)
 
 AIS_EXPORT int ais_close(ais_stream *s)
 {
-	char msg[AIS_ERRMSG_MAX];
 	int rc = 0, err = 0;
 
 	if (!s)
 		return 0;
-	/* A write stream committed by libarchive's close callback has
-	 * nothing left to commit. */
-	if (s->writer && aisi_writer_is_open(s->writer) &&
-	    (rc = aisi_writer_commit(s->writer, &err, msg, sizeof(msg))) < 0)
-		aisi_fail(s, err, "%s", msg);
+	/* A write stream that ais_commit (or libarchive's close callback)
+	 * committed has nothing left to commit. */
+	if (s->writer && aisi_writer_is_open(s->writer) && (rc = ais_commit(s)) < 0)
+		err = errno;
 	stream_free(s);
 	if (rc < 0)
 		errno = err;

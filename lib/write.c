@@ -60,7 +60,6 @@ enum writer_state { WRITER_OPEN, WRITER_COMMITTED, WRITER_FAILED,
 struct writer {
 	struct object *obj;
 	struct ais_client *client;
-	struct upload_target target;
 	bool multipart;
 	size_t part_size;
 	int max_threads;
@@ -242,7 +241,7 @@ static int send_part(struct writer *w, struct part *p, char *msg,
 static char *complete_json(int parts)
 {
 	static const char head[] = "{\"action\":\"mpt-complete\",\"value\":[";
-	size_t cap = sizeof(head) + (size_t)parts * 40 + 4, len;
+	size_t cap = sizeof(head) + (size_t)parts * 48 + 4, len;
 	char *json = malloc(cap);
 
 	if (!json)
@@ -317,20 +316,31 @@ static int put_whole(struct writer *w, char *msg, size_t msglen)
 
 /* ---- the threads ------------------------------------------------------------------ */
 
-static struct part *queued_part(struct writer *w, int number)
+/* The queued part with the lowest number, or NULL. */
+static struct part *next_queued(struct writer *w)
 {
 	struct part *best = NULL;
 
 	for (int i = 0; i < w->nparts; i++) {
 		struct part *p = &w->parts[i];
 
-		if (p->state != PART_QUEUED && !(number && p->state == PART_SENDING))
-			continue;
-		if (number ? p->number == number :
-		    (!best || p->number < best->number))
+		if (p->state == PART_QUEUED && (!best || p->number < best->number))
 			best = p;
 	}
 	return best;
+}
+
+/* Part number n, queued or being sent, or NULL. */
+static struct part *handed_off(struct writer *w, int n)
+{
+	for (int i = 0; i < w->nparts; i++) {
+		struct part *p = &w->parts[i];
+
+		if ((p->state == PART_QUEUED || p->state == PART_SENDING) &&
+		    p->number == n)
+			return p;
+	}
+	return NULL;
 }
 
 static void release_part(struct writer *w, struct part *p)
@@ -350,17 +360,17 @@ static void *part_thread(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	while (!atomic_load(&w->cancel)) {
-		struct part *p = queued_part(w, 0);
+		struct part *p = next_queued(w);
 
 		if (p) {
-			int rc;
+			int err;
 
 			p->state = PART_SENDING;
 			pthread_mutex_unlock(&w->lock);
-			rc = send_part(w, p, msg, sizeof(msg));
+			err = send_part(w, p, msg, sizeof(msg)) < 0 ? errno : 0;
 			pthread_mutex_lock(&w->lock);
-			if (rc < 0 && errno != ECANCELED)
-				fail_locked(w, errno, msg);
+			if (err && err != ECANCELED)
+				fail_locked(w, err, msg);
 			release_part(w, p);
 			continue;
 		}
@@ -388,7 +398,7 @@ static size_t stream_read(void *ctx, char *buf, size_t n)
 			take = HTTP_BODY_ABORT;
 			break;
 		}
-		if ((p = queued_part(w, w->stream_next))) {
+		if ((p = handed_off(w, w->stream_next))) {
 			p->state = PART_SENDING;
 			take = p->len - w->stream_off < n ? p->len - w->stream_off : n;
 			memcpy(buf, p->buf + w->stream_off, take);
@@ -428,14 +438,16 @@ static void *stream_thread(void *arg)
 	};
 
 	if (send_request(w, &req, &w->cancel, -1, msg, sizeof(msg)) < 0) {
-		if (errno != ECANCELED)
-			fail(w, errno, msg);
+		int err = errno;
+
+		if (err != ECANCELED)
+			fail(w, err, msg);
 		return NULL;
 	}
 	/* A success before the body ended (stream_read said so only at the
 	 * end of the input) would leave the caller's bytes unsent. */
 	pthread_mutex_lock(&w->lock);
-	if (!w->input_done || queued_part(w, w->stream_next)) {
+	if (!w->input_done || handed_off(w, w->stream_next)) {
 		snprintf(msg, sizeof(msg), "%s: the server answered the PUT "
 		         "before the end of its body", w->obj->url);
 		fail_locked(w, EIO, msg);
