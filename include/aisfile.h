@@ -73,8 +73,10 @@ struct ais_options {
 	long connect_timeout_ms;
 	/* A request that delivers no byte for this long is treated as broken and
 	 * resumed (stall detection); its reply header must be complete within
-	 * connect_timeout_ms + read_timeout_ms of sending it.  Env
-	 * AIS_READ_TIMEOUT (seconds).  Default 30000 ms. */
+	 * connect_timeout_ms + read_timeout_ms of sending it (of sending its
+	 * body, for an upload, which stalls too when none of its body goes
+	 * out for this long).  Env AIS_READ_TIMEOUT (seconds).  Default
+	 * 30000 ms. */
 	long read_timeout_ms;
 	/* Consecutive failed attempts allowed before a read fails with EIO.  An
 	 * attempt that delivers at least one byte resets the count.  -1 means
@@ -110,8 +112,10 @@ struct ais_options {
 	 * worker threads at once, each over its own connection, and handed out
 	 * in order.  1 means one connection: the caller's thread fetches, with
 	 * no read-ahead.  For ais_client_new() it is the client's bound on
-	 * worker threads and on the idle connections it keeps.  Env
-	 * AIS_CONNECTIONS.  Default 4 for a stream, 8 for a client. */
+	 * worker threads and on the idle connections it keeps.  For a write
+	 * stream (ais_create), the parts uploaded at once, each by a thread
+	 * of the stream.  Env AIS_CONNECTIONS.  Default 4 for a stream, 8 for
+	 * a client. */
 	int connections;
 	/* Size of one part, read or written.  Env AIS_PART_SIZE (as
 	 * AIS_READAHEAD).  Default 8 MiB; at least 64 KiB is used.  A write
@@ -148,9 +152,9 @@ struct ais_options {
 	 * a stream keeps one buffer of at most 256 KiB, so no stream stalls.
 	 * Env AIS_MEMORY_LIMIT (as AIS_READAHEAD).  Default 256 MiB. */
 	size_t memory_limit;
-	/* A transfer that brings fewer bytes per second than this over a
-	 * read_timeout_ms window starves and is replaced (resumed), as one that
-	 * stalls is.  -1 turns the check off.  Env AIS_MIN_SPEED (bytes per
+	/* A transfer that brings (or, uploading, sends) fewer bytes per second
+	 * than this over a read_timeout_ms window starves and is replaced
+	 * (resumed), as one that stalls is.  -1 turns the check off.  Env AIS_MIN_SPEED (bytes per
 	 * second, K/M/G allowed; 0 means off).  Default 1024. */
 	long min_speed;
 	/* An object whose first reply carries no validator (ETag,
