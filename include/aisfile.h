@@ -79,8 +79,9 @@ struct ais_options {
 	 * 30000 ms. */
 	long read_timeout_ms;
 	/* Consecutive failed attempts allowed before a read fails with EIO.  An
-	 * attempt that delivers at least one byte resets the count.  -1 means
-	 * no retry at all.  Env AIS_MAX_RETRIES.  Default 8. */
+	 * attempt that delivers at least one byte resets the count.  Each
+	 * request of an upload (a part, a whole object) has a count of its
+	 * own.  -1 means no retry at all.  Env AIS_MAX_RETRIES.  Default 8. */
 	int max_retries;
 	/* Total time, in ms, that consecutive failed attempts may take, from the
 	 * start of the first attempt that failed after the last byte.  Env
