@@ -59,23 +59,31 @@ AIS_EXPORT int ais_archive_close(struct archive *a, void *stream)
 	return ais_close(stream) == 0 ? ARCHIVE_OK : ARCHIVE_FATAL;
 }
 
+/* ais_open or ais_create failed: the reason goes to the archive too. */
+static int stream_failed(struct archive *a)
+{
+	int e = errno;
+
+	archive_set_error(a, e, "%s", ais_last_error());
+	errno = e;
+	return ARCHIVE_FATAL;
+}
+
+static int no_archive(const char *caller)
+{
+	aisi_fail(NULL, EINVAL, "%s: archive is NULL", caller);
+	return ARCHIVE_FATAL;
+}
+
 AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
                                 const struct ais_options *opts)
 {
 	ais_stream *s;
 
-	if (!a) {
-		aisi_fail(NULL, EINVAL, "ais_archive_open: archive is NULL");
-		return ARCHIVE_FATAL;
-	}
-	s = ais_open(url, opts);
-	if (!s) {
-		int e = errno;
-
-		archive_set_error(a, e, "%s", ais_last_error());
-		errno = e;
-		return ARCHIVE_FATAL;
-	}
+	if (!a)
+		return no_archive("ais_archive_open");
+	if (!(s = ais_open(url, opts)))
+		return stream_failed(a);
 	archive_read_set_seek_callback(a, ais_archive_seek);
 	/* archive_read_open2 calls the close callback on failure too, so the
 	 * stream is never leaked. */
@@ -120,20 +128,10 @@ AIS_EXPORT int ais_archive_write_free_cb(struct archive *a, void *stream)
 	return ARCHIVE_OK;
 }
 
-static int write_open(struct archive *a, ais_stream *s, const char *caller)
+static int write_open(struct archive *a, ais_stream *s)
 {
-	if (!a) {
-		aisi_fail(NULL, EINVAL, "%s: archive is NULL", caller);
-		ais_abort(s);
-		return ARCHIVE_FATAL;
-	}
-	if (!s) {
-		int e = errno;
-
-		archive_set_error(a, e, "%s", ais_last_error());
-		errno = e;
-		return ARCHIVE_FATAL;
-	}
+	if (!s)
+		return stream_failed(a);
 	/* archive_write_open2 calls the close and free callbacks on failure
 	 * too, so the stream is discarded and freed, never leaked. */
 	return archive_write_open2(a, s, NULL, ais_archive_write_cb,
@@ -144,14 +142,16 @@ static int write_open(struct archive *a, ais_stream *s, const char *caller)
 AIS_EXPORT int ais_archive_write_open(struct archive *a, const char *url,
                                       const struct ais_options *opts)
 {
-	return write_open(a, a ? ais_create(url, opts) : NULL,
-	                  "ais_archive_write_open");
+	if (!a)
+		return no_archive("ais_archive_write_open");
+	return write_open(a, ais_create(url, opts));
 }
 
 AIS_EXPORT int ais_client_archive_write_open(struct archive *a, ais_client *c,
                                              const char *url,
                                              const struct ais_options *opts)
 {
-	return write_open(a, a ? ais_client_create(c, url, opts) : NULL,
-	                  "ais_client_archive_write_open");
+	if (!a)
+		return no_archive("ais_client_archive_write_open");
+	return write_open(a, ais_client_create(c, url, opts));
 }

@@ -559,6 +559,9 @@ static void test_null_arguments_are_einval(void)
 	CU_ASSERT_EQUAL(errno, EINVAL);
 	ais_abort(NULL);
 	CU_ASSERT_EQUAL(ais_close(NULL), 0);
+	CU_ASSERT_EQUAL(ais_archive_write_open(NULL, dav_url("w-null.bin"), NULL),
+	                ARCHIVE_FATAL);
+	CU_ASSERT_EQUAL(errno, EINVAL);
 	s = ais_create(dav_url("w-null.bin"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_EQUAL(ais_write(s, NULL, 1), -1);
@@ -589,11 +592,14 @@ static void test_commit_is_once(void)
 static void test_libarchive_writes_a_pax_tar(void)
 {
 	struct archive *a = archive_write_new();
+	ais_client *c = ais_client_new(NULL);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	archive_write_set_format_pax_restricted(a);
-	CU_ASSERT_EQUAL_FATAL(ais_archive_write_open(a, dav_url("w-archive.tar"),
-	                                             NULL), ARCHIVE_OK);
+	CU_ASSERT_EQUAL_FATAL(ais_client_archive_write_open(a, c,
+	                      dav_url("w-archive.tar"), NULL), ARCHIVE_OK);
+	ais_client_free(c); /* the stream holds the client until it is freed */
 	CU_ASSERT_EQUAL(write_members(a, 20, 100000), 0);
 	CU_ASSERT_EQUAL(archive_write_close(a), ARCHIVE_OK);
 	archive_write_free(a);
