@@ -415,7 +415,10 @@ static void test_stalled_put_fails_after_the_read_timeout(void)
 	write_pattern(s, 32u << 20, 0, 8, 1 << 20);
 	CU_ASSERT_EQUAL(ais_close(s), -1);
 	CU_ASSERT_EQUAL(errno, EIO);
-	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "no data for 1000 ms"));
+	/* The stall timer, or the speed check when the stall began just as
+	 * its window did: both say the upload stopped. */
+	CU_ASSERT(strstr(ais_last_error(), "no data for 1000 ms") ||
+	          strstr(ais_last_error(), "less than the minimum"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(ais_last_error(), "cannot be resumed"));
 	CU_ASSERT_FALSE(dav_exists("w-stall.bin"));
 	proxy_stop(&p);

@@ -141,9 +141,9 @@ static void test_small_object_is_one_put_through_an_ais_uri(void)
 
 /* The TCP connections an upload of `parts` parts of 64 KiB on up to
  * `connections` connections takes, when a proxy in front of a target lets
- * each connection carry 1 MB/s: a part keeps its connection for 64 ms, so a
- * part handed off meanwhile goes out at once only on a connection of its
- * own.  The bytes come from one buffer filled beforehand, so that the
+ * each connection carry 500 kB/s: a part keeps its connection for 130 ms,
+ * so a part handed off meanwhile goes out at once only on a connection of
+ * its own.  The bytes come from one buffer filled beforehand, so that the
  * caller hands the parts off faster than they go. */
 static int parallel_connections(int connections, int parts)
 {
@@ -160,7 +160,7 @@ static int parallel_connections(int connections, int parts)
 	fill_pattern(bytes, size, 0, 13);
 	o.connections = connections;
 	o.part_size = MIN_PART;
-	CU_ASSERT_EQUAL_FATAL(proxy_start_to(&p, objsrv_port(0), "upslow:1000000*"), 0);
+	CU_ASSERT_EQUAL_FATAL(proxy_start_to(&p, objsrv_port(0), "upslow:500000*"), 0);
 	snprintf(path, sizeof(path), "/v1/objects/" BUCKET "/parallel-%d.bin"
 	         "?provider=ais", connections);
 	proxy_url(&p, url, sizeof(url), path);
