@@ -261,8 +261,8 @@ char *chain_log(enum chain_server which);
 /*
  * For the other server harnesses of the test binary (objharness.c): the
  * launcher, ports and tool lookup this harness uses for its own servers.
- * Each needs harness_start(); harness_spawn() and harness_kill_child() may
- * be called from any thread, the others only from the suites' thread.
+ * Each needs harness_start(); harness_stable_port(), harness_tool_path()
+ * and harness_on_stop() only from the suites' thread, the others from any.
  */
 /* fork+exec argv (argv[0] the binary, NULL-terminated) from the launcher
  * thread, as every server here is: SIGKILL when the test binary ends, stdin

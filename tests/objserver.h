@@ -1,16 +1,19 @@
 /*
  * objserver.h - the parts of tests/objserver (an AIStore-compatible object
  * server for the write tests; objserver.c says what it serves) that its
- * three files share:
+ * files share:
  *
  *   objserver_http.c   HTTP/1.1 messages on one connection: request heads,
  *                      bodies (Content-Length, chunked, 100-continue),
  *                      responses, keep-alive and how a connection ends;
- *   objserver_store.c  the store on disk: objects, their versions and
- *                      checksums, multipart uploads, the counters and faults
- *                      every node of one cluster shares;
+ *   objserver_store.c  the store on disk: object names, objects, their
+ *                      versions and checksums;
+ *   objserver_upload.c multipart uploads in the store;
+ *   objserver_state.c  the counters and faults every node of one cluster
+ *                      shares;
+ *   objserver_target.c a target's answers to object and multipart requests;
  *   objserver.c        the program: command line, connections, routing,
- *                      the target's and the gateway's answers, /_ctl.
+ *                      errors and the access log, the gateway, /_ctl.
  *
  * Nothing here is a library: it is one test program, split by concern.
  */
@@ -21,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* ---- errors --------------------------------------------------------------- */
@@ -130,6 +134,13 @@ int http_respond_file(struct http_request *rq, int status, const char *headers,
 /* Reset the connection (RST, no answer): what a fault "cut" does. */
 void http_abort(struct http_request *rq);
 
+/* Decimal digits at *p (advanced past them) into *out: false if there are
+ * none or they overflow. */
+bool http_parse_u64(const char **p, uint64_t *out);
+/* The value of key in query "a=1&b=2", percent-decoded ('+' is a space)
+ * into out: 1, 0 if absent, -1 if malformed or longer than n - 1. */
+int http_query_get(const char *query, const char *key, char *out, size_t n);
+
 /* ---- the store (objserver_store.c) ---------------------------------------- */
 
 /*
@@ -202,6 +213,22 @@ void store_temp_discard(struct store_temp *t);
 int store_commit(struct store *s, struct store_temp *t, const struct object_name *n,
 		 struct object_info *info, struct reply_error *e);
 
+/* What objserver_upload.c and objserver_state.c build on. */
+#define STORE_COPY_BUFFER (1 << 20)
+/* snprintf into a PATH_MAX buffer: 0, or -1 if it did not fit. */
+int store_path(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Remove path and everything under it, as far as possible. */
+void store_remove_tree(const char *path);
+/* flock .objserver/NAME shared or exclusive (LOCK_SH, LOCK_EX), on an open
+ * file description of its own, so that it excludes other threads as well as
+ * other processes: the fd to close to let go, or -1. */
+int store_lock(const struct store *s, const char *name, int how);
+/* Close the temp's file, keeping its path (what it holds is final), with
+ * its stat in st.  0, or -1 with e. */
+int store_temp_close(struct store_temp *t, struct stat *st, struct reply_error *e);
+
+/* ---- multipart uploads (objserver_upload.c) ------------------------------- */
+
 /* Start an upload of n: its new ID in id.  0, or -1 with e. */
 int upload_create(struct store *s, const struct object_name *n, char id[UPLOAD_ID_MAX + 1],
 		  struct reply_error *e);
@@ -226,7 +253,7 @@ int upload_abort(struct store *s, const char *id, const struct object_name *n,
  * PARTS" per upload; NULL on error. */
 char *store_leftovers(struct store *s);
 
-/* ---- counters and faults (objserver_store.c) ------------------------------ */
+/* ---- counters and faults (objserver_state.c) ------------------------------ */
 
 /* Request kinds, counted by the nodes that serve them; the first
  * COUNTER_OPS are also what a fault can be armed on. */
@@ -260,5 +287,18 @@ int state_arm_fault(struct store *s, enum counter kind, uint64_t nth, enum fault
 int state_reset(struct store *s, struct reply_error *e);
 /* "mpt-upload=1 part=5 ...\n" into out.  0, or -1 with e. */
 int state_format(struct store *s, char *out, size_t n, struct reply_error *e);
+
+/* ---- answers (objserver.c, objserver_target.c) ---------------------------- */
+
+/* AIStore's JSON error (body, or Hdr-Error for HEAD), with extra headers
+ * (complete lines, or NULL). */
+void respond_error_with(struct http_request *rq, int status, const char *headers,
+			const char *message);
+void respond_error(struct http_request *rq, int status, const char *message);
+void respond_failure(struct http_request *rq, const struct reply_error *e);
+/* 200 with text/plain. */
+void respond_text(struct http_request *rq, const char *text);
+/* Answer a request under /v1/objects/ as a target of store s. */
+void serve_target(struct store *s, struct http_request *rq);
 
 #endif

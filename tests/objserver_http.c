@@ -213,20 +213,24 @@ static char *trim(char *s)
 	return s;
 }
 
+bool http_parse_u64(const char **p, uint64_t *out)
+{
+	uint64_t value = 0;
+	const char *start = *p;
+
+	for (; **p >= '0' && **p <= '9'; (*p)++) {
+		if (value > (UINT64_MAX - 9) / 10)
+			return false;
+		value = value * 10 + (uint64_t)(**p - '0');
+	}
+	*out = value;
+	return *p > start;
+}
+
 /* Content-Length: digits only, no overflow, no list. */
 static bool parse_length(const char *v, uint64_t *out)
 {
-	uint64_t value = 0;
-
-	if (!*v)
-		return false;
-	for (; *v; v++) {
-		if (*v < '0' || *v > '9' || value > (UINT64_MAX - 9) / 10)
-			return false;
-		value = value * 10 + (uint64_t)(*v - '0');
-	}
-	*out = value;
-	return true;
+	return http_parse_u64(&v, out) && !*v;
 }
 
 /* Whether the comma-separated list v holds token (case-insensitive). */
@@ -717,4 +721,40 @@ void http_abort(struct http_request *rq)
 	c->aborted = c->broken = true;
 	rq->keep_alive = false;
 	rq->status = HTTP_STATUS_CUT;
+}
+
+/* ---- queries ------------------------------------------------------------------------------ */
+
+/* The value of key in query "a=1&b=2", percent-decoded ('+' is a space)
+ * into out: 1, 0 if absent, -1 if malformed or longer than n - 1. */
+int http_query_get(const char *query, const char *key, char *out, size_t n)
+{
+	size_t key_len = strlen(key);
+
+	for (const char *p = query; *p; p += strcspn(p, "&"), p += *p == '&') {
+		size_t len = strcspn(p, "&"), used = 0;
+
+		if (len <= key_len || strncmp(p, key, key_len) != 0 || p[key_len] != '=')
+			continue;
+		for (const char *v = p + key_len + 1; v < p + len; v++) {
+			unsigned hex;
+
+			if (used + 1 >= n)
+				return -1;
+			if (*v == '%') {
+				if (v + 2 >= p + len || sscanf(v + 1, "%2x", &hex) != 1 ||
+				    !strchr("0123456789abcdefABCDEF", v[2]) || hex == 0)
+					return -1;
+				out[used++] = (char)hex;
+				v += 2;
+			} else {
+				out[used++] = *v == '+' ? ' ' : *v;
+			}
+		}
+		out[used] = '\0';
+		return 1;
+	}
+	if (n > 0)
+		out[0] = '\0';
+	return 0;
 }

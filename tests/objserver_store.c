@@ -1,7 +1,8 @@
 /*
- * objserver_store.c - the store directory of tests/objserver: objects with
- * their versions and checksums, multipart uploads, and the counters and
- * faults all nodes of a cluster share.  The layout is in objserver.h.
+ * objserver_store.c - the store directory of tests/objserver: its layout
+ * (objserver.h), object names, and objects with their versions and
+ * checksums.  Multipart uploads (objserver_upload.c) and the shared
+ * counters and faults (objserver_state.c) build on the helpers here.
  *
  * Every node of a cluster (gateway and targets, separate processes) opens
  * the same directory, so all state lives on disk and every change that must
@@ -30,17 +31,11 @@
 
 #include "objserver.h"
 
-#define COPY_BUFFER_SIZE (1 << 20)
 #define BUCKET_NAME_MAX 64
-#define UPLOAD_ID_BYTES 8
-#define FAULT_SLOTS 16
-#define STATE_MAGIC UINT64_C(0x6f626a7374617465) /* "objstate" */
 
 /* ---- paths ----------------------------------------------------------------------- */
 
-/* snprintf into a PATH_MAX buffer: 0, or -1 if it did not fit. */
-static int path_format(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int path_format(char *out, const char *fmt, ...)
+int store_path(char *out, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -53,7 +48,7 @@ static int path_format(char *out, const char *fmt, ...)
 
 static int object_path(const struct store *s, const struct object_name *n, char *out)
 {
-	return path_format(out, "%s/%s/%s", s->root, n->bucket, n->object);
+	return store_path(out, "%s/%s/%s", s->root, n->bucket, n->object);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -65,7 +60,7 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return 0;
 }
 
-static void remove_tree(const char *path)
+void store_remove_tree(const char *path)
 {
 	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -84,8 +79,8 @@ static void sweep_dead(const char *dir)
 		bool alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
 
 		if (entry->d_name[0] != '.' && !alive &&
-		    path_format(path, "%s/%s", dir, entry->d_name) == 0)
-			remove_tree(path);
+		    store_path(path, "%s/%s", dir, entry->d_name) == 0)
+			store_remove_tree(path);
 	}
 	if (d)
 		closedir(d);
@@ -97,32 +92,30 @@ int store_open(struct store *s, const char *root)
 	char path[PATH_MAX];
 
 	if (snprintf(s->root, sizeof(s->root), "%s", root) >= (int)sizeof(s->root) ||
-	    path_format(s->sys, "%s/.objserver", root) < 0) {
+	    store_path(s->sys, "%s/.objserver", root) < 0) {
 		fprintf(stderr, "objserver: store path too long: %s\n", root);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (path_format(path, "%s%s", s->sys, dirs[i]) < 0 ||
+		if (store_path(path, "%s%s", s->sys, dirs[i]) < 0 ||
 		    (mkdir(path, 0755) < 0 && errno != EEXIST)) {
 			fprintf(stderr, "objserver: mkdir %s: %s\n", path, strerror(errno));
 			return -1;
 		}
 	}
-	if (path_format(path, "%s/tmp", s->sys) == 0)
+	if (store_path(path, "%s/tmp", s->sys) == 0)
 		sweep_dead(path);
-	if (path_format(path, "%s/trash", s->sys) == 0)
+	if (store_path(path, "%s/trash", s->sys) == 0)
 		sweep_dead(path);
 	return 0;
 }
 
-/* flock name (a file in .objserver) shared or exclusive; the fd to close to
- * let go, or -1. */
-static int lock_take(const struct store *s, const char *name, int how)
+int store_lock(const struct store *s, const char *name, int how)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (path_format(path, "%s/%s", s->sys, name) < 0)
+	if (store_path(path, "%s/%s", s->sys, name) < 0)
 		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	while (fd >= 0 && flock(fd, how) < 0) {
@@ -233,7 +226,7 @@ int object_name_parse(const char *raw_path, struct object_name *n, struct reply_
 
 static int meta_path(const struct store *s, ino_t ino, char *out)
 {
-	return path_format(out, "%s/meta/%ju", s->sys, (uintmax_t)ino);
+	return store_path(out, "%s/meta/%ju", s->sys, (uintmax_t)ino);
 }
 
 static int64_t mtime_ns(const struct stat *st)
@@ -277,13 +270,13 @@ static int meta_write(const struct store *s, const struct stat *st, uint64_t ver
 static int hash_file(int fd, uint64_t *cksum)
 {
 	XXH64_state_t *state = XXH64_createState();
-	char *buf = malloc(COPY_BUFFER_SIZE);
+	char *buf = malloc(STORE_COPY_BUFFER);
 	off_t at = 0;
 	ssize_t got = 1;
 
 	if (state && buf) {
 		XXH64_reset(state, 0);
-		while ((got = pread(fd, buf, COPY_BUFFER_SIZE, at)) > 0 || (got < 0 && errno == EINTR))
+		while ((got = pread(fd, buf, STORE_COPY_BUFFER, at)) > 0 || (got < 0 && errno == EINTR))
 			if (got > 0) {
 				XXH64_update(state, buf, (size_t)got);
 				at += got;
@@ -315,7 +308,7 @@ int store_object_open(struct store *s, const struct object_name *n,
 		return reply_fail(e, 400, "object name too long");
 	/* Open and metadata under one lock: a commit renames and records
 	 * under it, so the two always describe the same version. */
-	lock = lock_take(s, "lock", LOCK_SH);
+	lock = store_lock(s, "lock", LOCK_SH);
 	if (lock < 0)
 		return reply_fail(e, 500, "lock the store: %s", strerror(errno));
 	info->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -363,7 +356,7 @@ int store_object_delete(struct store *s, const struct object_name *n, struct rep
 
 	if (object_path(s, n, path) < 0)
 		return reply_fail(e, 400, "object name too long");
-	lock = lock_take(s, "lock", LOCK_EX);
+	lock = store_lock(s, "lock", LOCK_EX);
 	if (lock < 0)
 		return reply_fail(e, 500, "lock the store: %s", strerror(errno));
 	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -389,7 +382,7 @@ int store_temp_create(struct store *s, struct store_temp *t, struct reply_error 
 	t->size = 0;
 	if (getrandom(&salt, sizeof(salt), 0) < 0)
 		salt = (uint32_t)rand();
-	if (path_format(t->path, "%s/tmp/%ld.%" PRIuFAST64 ".%08" PRIx32, s->sys, (long)getpid(),
+	if (store_path(t->path, "%s/tmp/%ld.%" PRIuFAST64 ".%08" PRIx32, s->sys, (long)getpid(),
 			atomic_fetch_add(&serial, 1), salt) < 0) {
 		t->path[0] = '\0';
 		return reply_fail(e, 500, "store path too long");
@@ -436,8 +429,7 @@ void store_temp_discard(struct store_temp *t)
 	t->hash = NULL;
 }
 
-/* Close the temp's file, keeping its path: what it holds is final. */
-static int temp_finish(struct store_temp *t, struct stat *st, struct reply_error *e)
+int store_temp_close(struct store_temp *t, struct stat *st, struct reply_error *e)
 {
 	int rc = fstat(t->fd, st);
 
@@ -502,11 +494,11 @@ int store_commit(struct store *s, struct store_temp *t, const struct object_name
 		store_temp_discard(t);
 		return reply_fail(e, 400, "object name too long");
 	}
-	if (temp_finish(t, &st, e) < 0) {
+	if (store_temp_close(t, &st, e) < 0) {
 		store_temp_discard(t);
 		return -1;
 	}
-	lock = lock_take(s, "lock", LOCK_EX);
+	lock = store_lock(s, "lock", LOCK_EX);
 	if (lock < 0) {
 		reply_fail(e, 500, "lock the store: %s", strerror(errno));
 	} else if (make_parents(s, n, path, e) == 0 &&
@@ -530,472 +522,4 @@ int store_commit(struct store *s, struct store_temp *t, const struct object_name
 	info->size = (uint64_t)st.st_size;
 	info->cksum = cksum;
 	return rc;
-}
-
-/* ---- multipart uploads ------------------------------------------------------------ */
-
-static int upload_dir(const struct store *s, const char *id, char *out)
-{
-	return path_format(out, "%s/uploads/%s", s->sys, id);
-}
-
-static int part_path(const struct store *s, const char *id, int32_t part, char *out)
-{
-	return path_format(out, "%s/uploads/%s/part-%010" PRId32, s->sys, id, part);
-}
-
-/* Upload IDs are ours, made of [0-9a-f]; anything else is not one, and
- * must not reach a path. */
-static bool valid_upload_id(const char *id)
-{
-	size_t len = strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_");
-
-	return len > 0 && len <= UPLOAD_ID_MAX && !id[len];
-}
-
-int upload_create(struct store *s, const struct object_name *n, char id[UPLOAD_ID_MAX + 1],
-		  struct reply_error *e)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	size_t bucket_len = strlen(n->bucket) + 1, object_len = strlen(n->object);
-	unsigned char bytes[UPLOAD_ID_BYTES];
-	int fd, attempts = 0;
-
-	do {
-		if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
-			return reply_fail(e, 500, "getrandom: %s", strerror(errno));
-		for (size_t i = 0; i < sizeof(bytes); i++)
-			sprintf(id + 2 * i, "%02x", bytes[i]);
-		if (upload_dir(s, id, dir) < 0)
-			return reply_fail(e, 500, "store path too long");
-	} while (mkdir(dir, 0755) < 0 && errno == EEXIST && ++attempts < 5);
-	if (path_format(path, "%s/object", dir) < 0 ||
-	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
-		return reply_fail(e, 500, "create upload %s: %s", dir, strerror(errno));
-	if (write(fd, n->bucket, bucket_len) != (ssize_t)bucket_len ||
-	    write(fd, n->object, object_len) != (ssize_t)object_len) {
-		close(fd);
-		remove_tree(dir);
-		return reply_fail(e, 500, "write %s: %s", path, strerror(errno));
-	}
-	close(fd);
-	return 0;
-}
-
-/* The object an upload's "object" file (bucket, NUL, object) names; NULL
- * if owner[0..len) is not such a record. */
-static const char *owner_object(const char *owner, size_t len)
-{
-	const char *nul = memchr(owner, '\0', len);
-
-	return nul ? nul + 1 : NULL;
-}
-
-/* The upload's "object" file, open, after checking that the upload exists
- * and is one of object n; with how (LOCK_SH, LOCK_EX, or 0) taken on it and
- * the upload still there once it is.  -1 with e (400 or 404) otherwise. */
-static int upload_open(const struct store *s, const char *id, const struct object_name *n,
-		       int how, struct reply_error *e)
-{
-	char path[PATH_MAX], owner[NAME_MAX + 1 + PATH_MAX];
-	struct stat held, now;
-	ssize_t len;
-	int fd;
-
-	if (!valid_upload_id(id))
-		return reply_fail(e, 400, "invalid upload ID \"%s\"", id);
-	if (path_format(path, "%s/uploads/%s/object", s->sys, id) < 0)
-		return reply_fail(e, 500, "store path too long");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return reply_fail(e, 404, "upload \"%s\" not found", id);
-	len = read(fd, owner, sizeof(owner) - 1);
-	owner[len > 0 ? len : 0] = '\0';
-	if (len < 0 || !owner_object(owner, (size_t)len) || strcmp(owner, n->bucket) != 0 ||
-	    strcmp(owner_object(owner, (size_t)len), n->object) != 0) {
-		close(fd);
-		return reply_fail(e, 404, "upload \"%s\" not found for ais://%s/%s", id, n->bucket,
-				  n->object);
-	}
-	while (how && flock(fd, how) < 0 && errno == EINTR)
-		;
-	/* Completed or aborted while we waited: its directory has moved. */
-	if (how && (fstat(fd, &held) < 0 || stat(path, &now) < 0 || held.st_ino != now.st_ino)) {
-		close(fd);
-		return reply_fail(e, 404, "upload \"%s\" not found", id);
-	}
-	return fd;
-}
-
-int upload_note_attempt(struct store *s, const char *id, const struct object_name *n,
-			int32_t part, bool *retry, struct reply_error *e)
-{
-	char path[PATH_MAX];
-	int fd = upload_open(s, id, n, 0, e), seen;
-
-	if (fd < 0)
-		return -1;
-	close(fd);
-	if (path_format(path, "%s/uploads/%s/seen-%" PRId32, s->sys, id, part) < 0)
-		return reply_fail(e, 500, "store path too long");
-	seen = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	*retry = seen < 0 && errno == EEXIST;
-	if (seen >= 0)
-		close(seen);
-	return 0;
-}
-
-int upload_put_part(struct store *s, const char *id, const struct object_name *n,
-		    int32_t part, struct store_temp *t, struct reply_error *e)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	int fd, rc = -1;
-
-	if (temp_finish(t, &st, e) < 0) {
-		store_temp_discard(t);
-		return -1;
-	}
-	/* Shared: parts may land side by side, but not while the upload is
-	 * being completed or aborted. */
-	fd = upload_open(s, id, n, LOCK_SH, e);
-	if (fd >= 0) {
-		if (part_path(s, id, part, path) < 0)
-			reply_fail(e, 500, "store path too long");
-		else if (rename(t->path, path) < 0)
-			reply_fail(e, 500, "rename %s: %s", path, strerror(errno));
-		else
-			rc = 0;
-		if (rc == 0)
-			t->path[0] = '\0';
-		close(fd);
-	}
-	store_temp_discard(t);
-	return rc;
-}
-
-static int compare_parts(const void *a, const void *b)
-{
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Part files in the upload's directory; -1 on error. */
-static long count_parts(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *entry;
-	long count = 0;
-
-	if (!d)
-		return -1;
-	while ((entry = readdir(d)))
-		count += strncmp(entry->d_name, "part-", 5) == 0;
-	closedir(d);
-	return count;
-}
-
-/* AIStore's rules (ais/tgtmpt.go, _checkParts): the list is exactly
- * 1..count once sorted, and covers every part uploaded.  A listed part that
- * was never uploaded is a 400 here (AIStore says 501, partial completion). */
-static int check_parts(const struct store *s, const char *id, int32_t *parts, size_t count,
-		       struct reply_error *e)
-{
-	char path[PATH_MAX];
-	long uploaded;
-
-	if (count == 0)
-		return reply_fail(e, 400, "nil parts list");
-	qsort(parts, count, sizeof(*parts), compare_parts);
-	for (size_t i = 0; i < count; i++)
-		if (parts[i] != (int32_t)(i + 1))
-			return reply_fail(e, 400, "parts must be exactly 1..%zu: got %" PRId32
-					  " at position %zu", count, parts[i], i);
-	for (size_t i = 0; i < count; i++)
-		if (part_path(s, id, parts[i], path) < 0 || access(path, F_OK) < 0)
-			return reply_fail(e, 400, "upload \"%s\": part %" PRId32 " was not uploaded",
-					  id, parts[i]);
-	if (upload_dir(s, id, path) < 0 || (uploaded = count_parts(path)) < 0)
-		return reply_fail(e, 500, "list upload \"%s\": %s", id, strerror(errno));
-	if ((size_t)uploaded != count)
-		return reply_fail(e, 501, "partial completion is not allowed: requested %zu parts, have %ld",
-				  count, uploaded);
-	return 0;
-}
-
-/* Append part file path to t. */
-static int append_part(struct store_temp *t, const char *path, char *buf, struct reply_error *e)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t got = 0;
-
-	if (fd < 0)
-		return reply_fail(e, 500, "open %s: %s", path, strerror(errno));
-	while ((got = read(fd, buf, COPY_BUFFER_SIZE)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0 || store_temp_write(t, buf, (size_t)got, e) < 0)
-			break;
-	}
-	close(fd);
-	return got == 0 ? 0 : got < 0 ? reply_fail(e, 500, "read %s: %s", path, strerror(errno)) : -1;
-}
-
-/* Move the upload's directory out of uploads/ at once (later requests for
- * it get 404), then delete it. */
-static void upload_remove(const struct store *s, const char *id)
-{
-	char dir[PATH_MAX], trash[PATH_MAX];
-
-	if (upload_dir(s, id, dir) == 0 &&
-	    path_format(trash, "%s/trash/%ld.%s", s->sys, (long)getpid(), id) == 0 &&
-	    rename(dir, trash) == 0)
-		remove_tree(trash);
-}
-
-int upload_complete(struct store *s, const char *id, const struct object_name *n,
-		    int32_t *parts, size_t count, struct object_info *info,
-		    struct reply_error *e)
-{
-	char path[PATH_MAX];
-	struct store_temp t;
-	char *buf = NULL;
-	int fd = upload_open(s, id, n, LOCK_EX, e), rc = -1;
-
-	if (fd < 0)
-		return -1;
-	if (check_parts(s, id, parts, count, e) == 0 && store_temp_create(s, &t, e) == 0) {
-		buf = malloc(COPY_BUFFER_SIZE);
-		rc = buf ? 0 : reply_fail(e, 500, "out of memory");
-		for (size_t i = 0; i < count && rc == 0; i++)
-			rc = part_path(s, id, parts[i], path) < 0
-				? reply_fail(e, 500, "store path too long") : append_part(&t, path, buf, e);
-		if (rc == 0)
-			rc = store_commit(s, &t, n, info, e);
-		else
-			store_temp_discard(&t);
-		if (rc == 0)
-			upload_remove(s, id);
-	}
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-int upload_abort(struct store *s, const char *id, const struct object_name *n,
-		 struct reply_error *e)
-{
-	int fd = upload_open(s, id, n, LOCK_EX, e);
-
-	if (fd < 0)
-		return -1;
-	upload_remove(s, id);
-	close(fd);
-	return 0;
-}
-
-/* Entries of dir, "." and ".." left out; 0 if it cannot be read. */
-static long count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *entry;
-	long count = 0;
-
-	while (d && (entry = readdir(d)))
-		count += strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0;
-	if (d)
-		closedir(d);
-	return count;
-}
-
-/* "ID BUCKET/OBJECT parts=N\n" for one upload, appended to out. */
-static void describe_upload(const struct store *s, const char *id, FILE *out, long *parts)
-{
-	char dir[PATH_MAX], path[PATH_MAX], owner[NAME_MAX + 1 + PATH_MAX];
-	const char *object = NULL;
-	size_t len = 0;
-	long count;
-	FILE *f;
-
-	if (upload_dir(s, id, dir) < 0 || path_format(path, "%s/object", dir) < 0)
-		return;
-	f = fopen(path, "re");
-	if (f) {
-		len = fread(owner, 1, sizeof(owner) - 1, f);
-		fclose(f);
-	}
-	owner[len] = '\0';
-	object = owner_object(owner, len);
-	count = count_parts(dir);
-	*parts += count > 0 ? count : 0;
-	fprintf(out, "%s %s/%s parts=%ld\n", id, object ? owner : "?", object ? object : "?",
-		count);
-}
-
-char *store_leftovers(struct store *s)
-{
-	char dir[PATH_MAX], *listing = NULL, *text = NULL;
-	size_t listing_len = 0;
-	long uploads = 0, parts = 0, tmp = 0;
-	FILE *out = open_memstream(&listing, &listing_len);
-	struct dirent *entry;
-	DIR *d;
-
-	if (!out || path_format(dir, "%s/uploads", s->sys) < 0 || !(d = opendir(dir))) {
-		if (out)
-			fclose(out);
-		free(listing);
-		return NULL;
-	}
-	while ((entry = readdir(d)))
-		if (entry->d_name[0] != '.') {
-			uploads++;
-			describe_upload(s, entry->d_name, out, &parts);
-		}
-	closedir(d);
-	fclose(out);
-	if (path_format(dir, "%s/tmp", s->sys) == 0)
-		tmp += count_entries(dir);
-	if (path_format(dir, "%s/trash", s->sys) == 0)
-		tmp += count_entries(dir);
-	if (asprintf(&text, "uploads=%ld parts=%ld tmp=%ld\n%s", uploads, parts, tmp,
-		     listing ? listing : "") < 0)
-		text = NULL;
-	free(listing);
-	return text;
-}
-
-/* ---- counters and faults ----------------------------------------------------------- */
-
-const char *const counter_names[COUNTERS] = {
-	[COUNT_MPT_UPLOAD] = "mpt-upload", [COUNT_PART] = "part", [COUNT_COMPLETE] = "complete",
-	[COUNT_ABORT] = "abort", [COUNT_PUT] = "put", [COUNT_GET] = "get", [COUNT_HEAD] = "head",
-	[COUNT_DELETE] = "delete", [COUNT_PART_RETRY] = "part-retry",
-	[COUNT_REDIRECT] = "redirect", [COUNT_FAULT_503] = "fault-503",
-	[COUNT_FAULT_CUT] = "fault-cut",
-};
-
-/* The order /_ctl/stats prints them in. */
-static const enum counter stats_order[COUNTERS] = {
-	COUNT_MPT_UPLOAD, COUNT_PART, COUNT_PART_RETRY, COUNT_COMPLETE, COUNT_ABORT,
-	COUNT_PUT, COUNT_GET, COUNT_HEAD, COUNT_DELETE, COUNT_REDIRECT,
-	COUNT_FAULT_503, COUNT_FAULT_CUT,
-};
-
-struct armed_fault {
-	uint32_t kind;
-	uint32_t action;     /* enum fault_action; FAULT_NONE: a free slot */
-	uint64_t countdown;  /* requests of kind until it fires, this one included */
-	uint64_t cut_after;
-};
-
-/* The content of .objserver/state. */
-struct shared_state {
-	uint64_t magic;
-	uint64_t counters[COUNTERS];
-	struct armed_fault faults[FAULT_SLOTS];
-};
-
-/* Lock the state file and read it (zeroed if new): the fd, or -1. */
-static int state_load(const struct store *s, struct shared_state *state)
-{
-	int fd = lock_take(s, "state", LOCK_EX);
-
-	if (fd < 0)
-		return -1;
-	if (pread(fd, state, sizeof(*state), 0) != (ssize_t)sizeof(*state) ||
-	    state->magic != STATE_MAGIC) {
-		memset(state, 0, sizeof(*state));
-		state->magic = STATE_MAGIC;
-	}
-	return fd;
-}
-
-/* Write the state back and unlock it: 0 or -1. */
-static int state_store(int fd, const struct shared_state *state)
-{
-	int rc = pwrite(fd, state, sizeof(*state), 0) == (ssize_t)sizeof(*state) ? 0 : -1;
-
-	close(fd);
-	return rc;
-}
-
-struct fault_hit state_count(struct store *s, enum counter kind, bool retry)
-{
-	struct fault_hit hit = { FAULT_NONE, 0 };
-	struct shared_state state;
-	int fd = state_load(s, &state);
-
-	if (fd < 0)
-		return hit;
-	state.counters[kind]++;
-	if (retry)
-		state.counters[COUNT_PART_RETRY]++;
-	for (int i = 0; i < FAULT_SLOTS; i++) {
-		struct armed_fault *f = &state.faults[i];
-
-		if (f->action == FAULT_NONE || f->kind != (uint32_t)kind)
-			continue;
-		/* Two faults due on one request: the second waits for the next. */
-		if (--f->countdown > 0 || hit.action != FAULT_NONE) {
-			f->countdown += f->countdown == 0;
-			continue;
-		}
-		hit.action = (enum fault_action)f->action;
-		hit.cut_after = f->cut_after;
-		state.counters[hit.action == FAULT_503 ? COUNT_FAULT_503 : COUNT_FAULT_CUT]++;
-		memset(f, 0, sizeof(*f));
-	}
-	state_store(fd, &state);
-	return hit;
-}
-
-int state_arm_fault(struct store *s, enum counter kind, uint64_t nth, enum fault_action action,
-		    uint64_t cut_after, struct reply_error *e)
-{
-	struct shared_state state;
-	int fd = state_load(s, &state);
-
-	if (fd < 0)
-		return reply_fail(e, 500, "lock the state: %s", strerror(errno));
-	for (int i = 0; i < FAULT_SLOTS; i++) {
-		if (state.faults[i].action != FAULT_NONE)
-			continue;
-		state.faults[i] = (struct armed_fault){ (uint32_t)kind, action, nth, cut_after };
-		return state_store(fd, &state) == 0 ? 0 : reply_fail(e, 500, "write the state: %s",
-								       strerror(errno));
-	}
-	close(fd);
-	return reply_fail(e, 409, "all %d fault slots are armed", FAULT_SLOTS);
-}
-
-int state_reset(struct store *s, struct reply_error *e)
-{
-	struct shared_state state;
-	int fd = state_load(s, &state);
-
-	if (fd < 0)
-		return reply_fail(e, 500, "lock the state: %s", strerror(errno));
-	memset(state.counters, 0, sizeof(state.counters));
-	memset(state.faults, 0, sizeof(state.faults));
-	return state_store(fd, &state) == 0 ? 0 : reply_fail(e, 500, "write the state: %s",
-							       strerror(errno));
-}
-
-int state_format(struct store *s, char *out, size_t n, struct reply_error *e)
-{
-	struct shared_state state;
-	int fd = state_load(s, &state);
-	size_t used = 0;
-
-	if (fd < 0)
-		return reply_fail(e, 500, "lock the state: %s", strerror(errno));
-	close(fd);
-	for (int i = 0; i < COUNTERS && used < n; i++)
-		used += (size_t)snprintf(out + used, n - used, "%s%s=%" PRIu64, i ? " " : "",
-					 counter_names[stats_order[i]], state.counters[stats_order[i]]);
-	if (used + 1 < n)
-		out[used++] = '\n', out[used] = '\0';
-	return 0;
 }
