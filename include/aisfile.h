@@ -1,5 +1,6 @@
 /*
- * aisfile.h - read an object in a remote object store as a resilient stream.
+ * aisfile.h - read or write an object in a remote object store as a
+ * resilient stream.
  *
  * This header is the whole public contract of libaisfile.  Everything a caller
  * may rely on is written here; anything not written here may change.
@@ -10,6 +11,10 @@
  * "Range: bytes=N-" from the original URL and the caller never sees the break.
  * If the object changes between two requests the read fails with ESTALE; bytes
  * from two versions are never spliced.
+ *
+ * A stream made by ais_create() writes one object instead (see "Writing"
+ * below): in AIStore as a multipart upload whose parts are resent after a
+ * failure, elsewhere as one HTTP PUT.
  *
  * Errors: every function that can fail sets errno and leaves a message that
  * names what happened (HTTP status, the server's own error text, the URL, the
@@ -88,12 +93,15 @@ struct ais_options {
 	long connect_timeout_ms;
 	/* A request that delivers no byte for this long is treated as broken and
 	 * resumed (stall detection); its reply header must be complete within
-	 * connect_timeout_ms + read_timeout_ms of sending it.  Env
-	 * AIS_READ_TIMEOUT (seconds).  Default 30000 ms. */
+	 * connect_timeout_ms + read_timeout_ms of sending it (of sending its
+	 * body, for an upload, which stalls too when none of its body goes
+	 * out for this long).  Env AIS_READ_TIMEOUT (seconds).  Default
+	 * 30000 ms. */
 	long read_timeout_ms;
 	/* Consecutive failed attempts allowed before a read fails with EIO.  An
-	 * attempt that delivers at least one byte resets the count.  -1 means
-	 * no retry at all.  Env AIS_MAX_RETRIES.  Default 8. */
+	 * attempt that delivers at least one byte resets the count.  Each
+	 * request of an upload (a part, a whole object) has a count of its
+	 * own.  -1 means no retry at all.  Env AIS_MAX_RETRIES.  Default 8. */
 	int max_retries;
 	/* Total time, in ms, that consecutive failed attempts may take, from the
 	 * start of the first attempt that failed after the last byte.  Env
@@ -125,11 +133,15 @@ struct ais_options {
 	 * worker threads at once, each over its own connection, and handed out
 	 * in order.  1 means one connection: the caller's thread fetches, with
 	 * no read-ahead.  For ais_client_new() it is the client's bound on
-	 * worker threads and on the idle connections it keeps.  Env
-	 * AIS_CONNECTIONS.  Default 4 for a stream, 8 for a client. */
+	 * worker threads and on the idle connections it keeps.  For a write
+	 * stream (ais_create), the parts uploaded at once, each by a thread
+	 * of the stream.  Env AIS_CONNECTIONS.  Default 4 for a stream, 8 for
+	 * a client. */
 	int connections;
-	/* Size of one part.  Env AIS_PART_SIZE (as AIS_READAHEAD).  Default
-	 * 8 MiB; at least 64 KiB is used. */
+	/* Size of one part, read or written.  Env AIS_PART_SIZE (as
+	 * AIS_READAHEAD).  Default 8 MiB; at least 64 KiB is used.  A write
+	 * stream uploads parts of exactly this size (the last one smaller),
+	 * up to `connections` of them at once; see ais_create(). */
 	size_t part_size;
 	/* Extra request headers, "Name: value", NULL-terminated array.  Copied by
 	 * ais_open(); the caller keeps ownership. */
@@ -165,9 +177,9 @@ struct ais_options {
 	 * a stream keeps one buffer of at most 256 KiB, so no stream stalls.
 	 * Env AIS_MEMORY_LIMIT (as AIS_READAHEAD).  Default 256 MiB. */
 	size_t memory_limit;
-	/* A transfer that brings fewer bytes per second than this over a
-	 * read_timeout_ms window starves and is replaced (resumed), as one that
-	 * stalls is.  -1 turns the check off.  Env AIS_MIN_SPEED (bytes per
+	/* A transfer that brings (or, uploading, sends) fewer bytes per second
+	 * than this over a read_timeout_ms window starves and is replaced
+	 * (resumed), as one that stalls is.  -1 turns the check off.  Env AIS_MIN_SPEED (bytes per
 	 * second, K/M/G allowed; 0 means off).  Default 1024. */
 	long min_speed;
 	/* An object whose first reply carries no validator (ETag,
@@ -204,19 +216,30 @@ struct ais_options {
 #define AIS_OPTIONS_INIT { .size = sizeof(struct ais_options) }
 #endif
 
-/* Counters of one stream, read with ais_stats(). */
+/* Counters of one stream, read with ais_stats().  A write stream counts
+ * requests, failures, resumes, bytes_copied, connections, redirects,
+ * bytes_uploaded and parts_uploaded; its other counters stay 0. */
 struct ais_stats {
-	uint64_t requests;        /* HTTP requests sent (each redirect hop not counted) */
-	uint64_t resumes;         /* requests that continued a broken transfer */
+	uint64_t requests;        /* HTTP requests sent (each redirect hop not
+	                           * counted); for a write stream every PUT,
+	                           * POST and DELETE */
+	uint64_t resumes;         /* requests that continued a broken transfer;
+	                           * for a write stream, PUTs sent again (a
+	                           * part resent from its buffer) */
 	uint64_t seeks;           /* requests started because of a seek or skip */
-	uint64_t failures;        /* attempts that failed and were retried */
+	uint64_t failures;        /* attempts that failed (and were retried,
+	                           * unless the budget was spent) */
 	uint64_t bytes_received;  /* body bytes taken from the network */
 	uint64_t bytes_discarded; /* received bytes dropped (read-through skips,
 	                           * a server that ignored Range) */
 	uint64_t bytes_delivered; /* bytes handed to the caller */
 	uint64_t bytes_copied;    /* bytes the library copied into caller buffers
 	                           * (ais_read, the FILE* shim); 0 on the
-	                           * ais_next and libarchive paths */
+	                           * ais_next and libarchive paths.  For a
+	                           * write stream, the bytes ais_write copied
+	                           * into its part buffers: every byte written,
+	                           * through ais_write, the FILE* shim or
+	                           * libarchive */
 	uint64_t connections;     /* new TCP connections its requests opened
 	                           * (0 when every request found one open) */
 	uint64_t redirects;       /* redirects followed (each hop once) */
@@ -225,9 +248,15 @@ struct ais_stats {
 	uint64_t checksums_skipped;  /* checksums the server stated that were
 	                              * not checked: the read was not
 	                              * sequential, or the type is off */
+	uint64_t bytes_uploaded;  /* write streams: object bytes the server
+	                           * accepted, each byte once however often it
+	                           * was sent (the object's size once
+	                           * committed) */
+	uint64_t parts_uploaded;  /* write streams: parts of a multipart upload
+	                           * the server accepted (0 for one PUT) */
 	/* Room for counters of later versions, so that the struct keeps its
 	 * size and a binary built against this header keeps working; zero. */
-	uint64_t reserved[6];
+	uint64_t reserved[4];
 };
 
 /*
@@ -284,10 +313,11 @@ AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len);
  */
 AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence);
 
-/* Current read position. */
+/* Current read position; for a write stream, the bytes written so far. */
 AIS_EXPORT int64_t ais_tell(const ais_stream *s);
 
-/* Object size in bytes, or -1 when the server did not tell it. */
+/* Object size in bytes, or -1 when the server did not tell it (always -1
+ * for a write stream). */
 AIS_EXPORT int64_t ais_size(const ais_stream *s);
 
 /* Copy the stream's counters into *out.  Returns 0, or -1 with EINVAL. */
@@ -302,23 +332,111 @@ AIS_EXPORT const char *ais_errmsg(const ais_stream *s);
  * until the next failing aisfile call on this thread. */
 AIS_EXPORT const char *ais_last_error(void);
 
-/* Close the stream and free everything it holds.  NULL is accepted.  Returns
- * 0, or -1 with EBADMSG (message in ais_last_error()) when every byte was
- * read, the end-to-end checksum did not match and no read reported it yet.
- * The pointer is invalid afterwards either way. */
+/* Close the stream and free everything it holds.  NULL is accepted.  The
+ * pointer is invalid afterwards, whatever it returns.  A read stream
+ * returns 0, or -1 with EBADMSG when every byte was read, the end-to-end
+ * checksum did not match and no read reported it yet.  A write stream
+ * commits first (see ais_create) and returns 0 once the object is in the
+ * store, or -1 with errno.  On failure the reason is in ais_last_error()
+ * (the stream is freed, so ais_errmsg() cannot be asked). */
 AIS_EXPORT int ais_close(ais_stream *s);
 
 /*
- * Open url as a read-only FILE* (glibc fopencookie).  mode must be "r" or
- * "rb"; anything else fails with EINVAL.  fread, fgets, getline, fseek, ftell
- * (SEEK_SET, SEEK_CUR, SEEK_END), feof, ferror and fclose work as on a file.
+ * Writing.
+ *
+ * Open url for writing: the URL forms, the token, TLS settings, extra
+ * headers and the redirect rule are those of ais_open().  Nothing is sent
+ * yet, and nothing sent before ais_close() can make a partial object
+ * visible: the object appears whole at ais_close(), or not at all.
+ * Returns a stream, or NULL with errno (EINVAL for a malformed URL or
+ * option, ENOMEM).  A missing bucket or a refused token shows at the first
+ * ais_write() that sends a part, else at ais_close().
+ *
+ * How the object goes out:
+ *  - AIStore (ais://, s3://, gs://, az://, oc:// URIs, and http(s) URLs
+ *    whose path starts with /v1/objects/): an object of at most part_size
+ *    bytes is one PUT with a Content-Length, sent at ais_close().  A larger
+ *    one is a multipart upload: POST {"action":"mpt-upload"} for an upload
+ *    ID, then "PUT URL?uploadId=ID&partNumber=N" for each part of
+ *    part_size bytes, up to `connections` at once while the caller goes on
+ *    writing, and ais_close() sends POST {"action":"mpt-complete",...}.
+ *    The gateway's 307 redirects are followed with the same method and
+ *    body.  A part whose request fails (a connection cut, reset or stalled
+ *    past read_timeout_ms or below min_speed, a 5xx, 408 or 429) is sent
+ *    again from its buffer within the retry budget of a read
+ *    (max_retries, retry_time_ms, backoff); other 4xx fail at once.
+ *  - Any other HTTP server: one PUT.  At most part_size bytes go with a
+ *    Content-Length at ais_close(); a larger object streams as one PUT
+ *    with Transfer-Encoding: chunked, fed from the caller's writes by an
+ *    upload thread.  Such a PUT cannot be resumed: a break after its
+ *    first bytes fails the upload with EIO and a message that says so
+ *    (before its first byte it is retried as above).
+ *
+ * Memory: at most (connections + 1) x part_size bytes of buffers (40 MiB
+ * by default), whatever the object's size: `connections` parts in flight
+ * and the one being filled.  ais_write() waits while all of them are full.
+ * A buffer grows as bytes arrive, so a small object costs little.
+ *
+ * Threads: the stream starts up to `connections` threads of its own (one
+ * for a plain PUT), when the first part is ready, and joins them at
+ * ais_close() or ais_abort(); they borrow connections from the client's
+ * pool.  The stream itself, as every stream, belongs to one thread at a
+ * time.
+ *
+ * Failures are sticky: once the upload failed (the budget ran out, a final
+ * 4xx), it is aborted on the server, the next ais_write() and ais_close()
+ * fail with the same errno and message, and no object appears.  errno:
+ * ENOENT for a 404 (a missing bucket), EACCES for 401 and 403 (or a
+ * refused https to http redirect), EIO for the rest.  The message names
+ * the URL, the request (e.g. "PUT part 3"), the HTTP status and the
+ * server's own words.
+ *
+ * ais_read(), ais_next() and ais_seek() on a write stream, and ais_write()
+ * on a read stream, fail with EBADF.
+ */
+AIS_EXPORT ais_stream *ais_create(const char *url,
+                                  const struct ais_options *opts);
+
+/* ais_create() on client c. */
+AIS_EXPORT ais_stream *ais_client_create(ais_client *c, const char *url,
+                                         const struct ais_options *opts);
+
+/* Commit without closing: send what is left, make the object visible, and
+ * keep the stream for ais_stats() and ais_errmsg(); ais_close() then only
+ * frees it (and returns 0).  Returns 0, or -1 with errno and ais_errmsg()
+ * as ais_close() would (the upload is aborted then).  Once only: a second
+ * call, or ais_write() after it, fails with EBADF. */
+AIS_EXPORT int ais_commit(ais_stream *s);
+
+/* Copy len bytes into the stream; they go out in parts while the caller
+ * goes on.  Returns len, or -1 with errno and ais_errmsg() (the upload's
+ * failure, every time once it failed; EBADF on a read stream or after
+ * commit; EINVAL for NULL).  May wait while every buffer is in flight. */
+AIS_EXPORT ssize_t ais_write(ais_stream *s, const void *buf, size_t len);
+
+/* Discard a stream and free it.  A write stream sends nothing more, and
+ * its multipart upload, if it began, is aborted on the server (DELETE
+ * {"action":"mpt-abort"}, best effort: a few attempts), so no part is left
+ * behind and no object appears.  A read stream is simply closed.  NULL is
+ * accepted. */
+AIS_EXPORT void ais_abort(ais_stream *s);
+
+/*
+ * Open url as a FILE* (glibc fopencookie).  mode "r" or "rb" reads:
+ * fread, fgets, getline, fseek, ftell (SEEK_SET, SEEK_CUR, SEEK_END),
+ * feof, ferror and fclose work as on a file.  mode "w" or "wb" writes
+ * (ais_create()): fwrite, fprintf, fputs work, ftell tells the bytes
+ * written, fseek fails with ESPIPE, and fclose() commits the object,
+ * returning EOF with errno set and ais_last_error() when it could not.
+ * Any other mode ("a", "r+", "w+", "a+", ...) fails with EINVAL.
  * Failures set errno and ais_last_error().  Returns NULL with errno as
  * ais_open() on failure.
  */
 AIS_EXPORT FILE *ais_fopen(const char *url, const char *mode);
 
 /*
- * Wrap an open stream in a FILE*, as fdopen(3) does for a descriptor.  On
+ * Wrap an open stream in a FILE*, as fdopen(3) does for a descriptor: a read
+ * stream with "r" or "rb", a write stream (ais_create) with "w" or "wb".  On
  * success the FILE owns the stream: fclose() closes it, and the caller may use
  * s only for ais_stats(), ais_errmsg(), ais_size() until then.  On failure
  * (EINVAL bad mode or NULL, ENOMEM) s is left open and owned by the caller.
@@ -355,7 +473,7 @@ AIS_EXPORT ais_client *ais_client_new(const struct ais_options *opts);
 AIS_EXPORT ais_stream *ais_client_open(ais_client *c, const char *url,
                                        const struct ais_options *opts);
 
-/* ais_fopen() on client c. */
+/* ais_fopen() on client c, for reading or writing. */
 AIS_EXPORT FILE *ais_client_fopen(ais_client *c, const char *url,
                                   const char *mode);
 

@@ -1,5 +1,6 @@
 /*
- * aisfile_archive.h - an ais_stream as a libarchive data source.
+ * aisfile_archive.h - an ais_stream as a libarchive data source, or as the
+ * place libarchive writes an archive to.
  *
  * The read callback hands libarchive a pointer into the buffer the transport
  * filled (ais_next), so no byte is copied between the fetch and libarchive.
@@ -54,6 +55,54 @@ AIS_EXPORT int ais_archive_close(struct archive *a, void *stream);
  */
 AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
                                 const struct ais_options *opts);
+
+/*
+ * Writing an archive straight into the store: archive_write_new(), any
+ * format and filter, then
+ *
+ *     ais_archive_write_open(a, url, opts);
+ *
+ * or, with a stream of your own (ais_create()):
+ *
+ *     archive_write_open2(a, s, NULL, ais_archive_write_cb,
+ *                         ais_archive_write_close_cb,
+ *                         ais_archive_write_free_cb);
+ *
+ * libarchive owns the stream afterwards.  archive_write_close() (or
+ * archive_write_free(), which closes) commits the object: its return says
+ * whether the object is in the store, with the reason in
+ * archive_error_string(a).  When libarchive failed before its close
+ * callback (opening a filter, a fatal error of its own or of the upload),
+ * the upload is aborted instead and no object appears; so is it when
+ * archive_write_free() follows a fatal error without a close.  The write
+ * callback copies libarchive's blocks into the stream's part buffers:
+ * ais_stats.bytes_copied counts them (every byte of the archive).
+ * Memory, threads and resends are those of ais_create() (aisfile.h).
+ */
+
+/* archive_write_callback: ais_write(); failures through archive_set_error()
+ * and ARCHIVE_FATAL. */
+AIS_EXPORT la_ssize_t ais_archive_write_cb(struct archive *a, void *stream,
+                                           const void *buf, size_t len);
+
+/* archive_close_callback: commits the object (the stream stays until the
+ * free callback), or discards it when libarchive reports an error. */
+AIS_EXPORT int ais_archive_write_close_cb(struct archive *a, void *stream);
+
+/* archive_free_callback: discards an upload not committed (ais_abort())
+ * and frees the stream. */
+AIS_EXPORT int ais_archive_write_free_cb(struct archive *a, void *stream);
+
+/* ais_create(url, opts) attached to a with the three callbacks above.
+ * Returns what archive_write_open2() returns, or ARCHIVE_FATAL with errno
+ * and archive_error_string(a) when the stream could not be made. */
+AIS_EXPORT int ais_archive_write_open(struct archive *a, const char *url,
+                                      const struct ais_options *opts);
+
+/* The same on client c. */
+AIS_EXPORT int ais_client_archive_write_open(struct archive *a, ais_client *c,
+                                             const char *url,
+                                             const struct ais_options *opts);
 
 #ifdef __cplusplus
 }

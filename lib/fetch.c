@@ -23,13 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 
 #define POLL_SLICE_MS 100
-#define BACKOFF_SLICE_MS 20
-#define MAX_REDIRECTS 10
 /* How long the end of a bounded request may take to read, rather than
  * closing its connection. */
 #define DRAIN_MAX_MS 500
@@ -231,8 +228,7 @@ static void remember_target(struct fetcher *f)
 
 	pthread_mutex_lock(&o->lock);
 	if (!o->target && (o->target = strdup(f->req_url))) {
-		o->target_hops = f->hops;
-		o->target_downgraded = f->downgraded;
+		o->target_route = f->route;
 	}
 	pthread_mutex_unlock(&o->lock);
 }
@@ -313,7 +309,7 @@ static int on_reply(void *ctx, const struct http_reply *r)
 		return refuse(f, EIO, "%s answered from byte %lld, asked for %lld",
 		              f->obj->url, (long long)start,
 		              (long long)f->req_offset);
-	if (f->hops > 0 && !f->at_target)
+	if (f->route.hops > 0 && !f->at_target)
 		remember_target(f);
 	/* A 200 to a ranged request restarts at byte 0: the bytes before the
 	 * one we want are dropped in on_body, never handed out twice, and the
@@ -395,7 +391,7 @@ static size_t on_body(void *ctx, const char *p, size_t n)
 	 * failures before it no longer count.  A trickle is not. */
 	f->attempt_bytes += keep;
 	if (f->attempt_bytes >= PROGRESS_BYTES)
-		f->failures = 0;
+		f->retry.failures = 0;
 	if (keep)
 		f->confirming_end = false;
 	return n;
@@ -407,13 +403,13 @@ static void count(_Atomic uint64_t *counter)
 }
 
 /* Send the request for the rest of the window to f->req_url, which is
- * f->hops redirects from the URL. */
+ * f->route.hops redirects from the URL. */
 static int send_request(struct fetcher *f)
 {
 	struct object *o = f->obj;
 	struct http_range range;
 	char etag[HTTP_VALIDATOR_MAX] = "";
-	bool first, with_auth = f->hops <= 1 && !f->downgraded;
+	bool first, with_auth = aisi_redirect_with_auth(&f->route);
 	int64_t size = atomic_load(&o->size);
 
 	pthread_mutex_lock(&o->lock);
@@ -469,8 +465,7 @@ static int start_request(struct fetcher *f)
 	pthread_mutex_lock(&o->lock);
 	url = strdup(o->target ? o->target : o->url);
 	f->at_target = o->target != NULL;
-	f->hops = o->target ? o->target_hops : 0;
-	f->downgraded = o->target && o->target_downgraded;
+	f->route = o->target ? o->target_route : (struct redirect){ 0, false };
 	pthread_mutex_unlock(&o->lock);
 	if (!url)
 		return fetch_fail(f, ENOMEM, "out of memory starting a request");
@@ -491,91 +486,26 @@ static int start_request(struct fetcher *f)
 
 /* ---- how a request ended ------------------------------------------------------ */
 
-static const char *status_text(long status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 412: return "Precondition Failed";
-	case 416: return "Range Not Satisfiable";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "";
-	}
-}
-
-/* Transport failures that another attempt cannot fix. */
-static bool permanent_transport_error(CURLcode code)
-{
-	switch (code) {
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_TOO_MANY_REDIRECTS:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_OUT_OF_MEMORY:
-	case CURLE_BAD_CONTENT_ENCODING:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static long backoff_ms(struct fetcher *f)
-{
-	const struct ais_config *cfg = f->obj->cfg;
-	long delay = cfg->backoff_initial_ms;
-
-	for (int i = 1; i < f->failures && delay < cfg->backoff_max_ms; i++)
-		delay *= 2;
-	if (delay > cfg->backoff_max_ms)
-		delay = cfg->backoff_max_ms;
-	/* Jitter keeps many clients of one dead node from returning in step. */
-	return delay / 2 + (long)(rand_r(&f->jitter_seed) % (delay / 2 + 1));
-}
-
-/* Wait ms, but stop early when the fetcher is cancelled. */
-static void backoff_wait(struct fetcher *f, long ms)
-{
-	while (ms > 0 && !cancelled(f)) {
-		long slice = ms < BACKOFF_SLICE_MS ? ms : BACKOFF_SLICE_MS;
-
-		aisi_sleep_ms(slice);
-		ms -= slice;
-	}
-}
-
 /* Count a failed attempt; give up past the budget, else wait and go on. */
 static int retry_or_give_up(struct fetcher *f, const char *why)
 {
-	const struct ais_config *cfg = f->obj->cfg;
-	int64_t now = aisi_now_ms(), budget_end, size;
 	long wait;
+	int64_t size;
 
 	count(&f->obj->stats.failures);
-	if (f->failures++ == 0)
-		f->first_failure_ms = f->request_started_ms;
-	budget_end = f->first_failure_ms + cfg->retry_time_ms;
-	if (f->failures > cfg->max_retries || now >= budget_end) {
+	wait = aisi_retry_next(&f->retry, f->obj->cfg, f->request_started_ms);
+	if (wait < 0) {
 		char size_text[32] = "unknown size";
+		int n = f->retry.failures;
 
 		if ((size = atomic_load(&f->obj->size)) >= 0)
 			snprintf(size_text, sizeof(size_text), "%lld", (long long)size);
 		return fetch_fail(f, EIO, "%s: gave up at byte %lld of %s after %d "
 		                  "failed attempt%s: %s", f->obj->url,
 		                  (long long)(f->off + (int64_t)f->len), size_text,
-		                  f->failures, f->failures == 1 ? "" : "s", why);
+		                  n, n == 1 ? "" : "s", why);
 	}
-	wait = backoff_ms(f);
-	if (now + wait > budget_end)
-		wait = (long)(budget_end - now);
-	backoff_wait(f, wait);
+	aisi_retry_wait(wait, f->cancel);
 	f->next_reason = REQ_RESUME;
 	return 0;
 }
@@ -585,21 +515,16 @@ static int http_status_failure(struct fetcher *f, const struct http_result *res)
 	char why[AIS_ERRMSG_MAX], etag[HTTP_VALIDATOR_MAX];
 	int err;
 
-	snprintf(why, sizeof(why), "HTTP %ld %s%s%s", res->status,
-	         status_text(res->status), *res->detail ? ": " : "",
-	         res->detail);
-	if (res->status >= 500)
+	aisi_http_status_why(res, why, sizeof(why));
+	if (aisi_status_retryable(res->status))
 		return retry_or_give_up(f, why);
-	switch (res->status) {
-	case 404: err = ENOENT; break;
-	case 401: case 403: err = EACCES; break;
-	case 412:
+	if (res->status == 412) {
 		pthread_mutex_lock(&f->obj->lock);
 		snprintf(etag, sizeof(etag), "%s", f->obj->identity.etag);
 		pthread_mutex_unlock(&f->obj->lock);
 		return stale(f, "If-Match %s failed (%s)", etag, why);
-	default: err = EIO; break;
 	}
+	err = aisi_status_errno(res->status);
 	return fetch_fail(f, err, "%s: %s", f->obj->url, why);
 }
 
@@ -669,23 +594,13 @@ static void count_connections(struct fetcher *f)
 static int follow_redirect(struct fetcher *f, const char *location)
 {
 	const struct object *o = f->obj;
-	bool from_https = !strncasecmp(f->req_url, "https:", 6);
-	bool to_https = !strncasecmp(location, "https:", 6);
 	char *next;
+	int err = aisi_redirect_check(o->cfg, o->url, f->req_url, location,
+	                              &f->route, f->errmsg, sizeof(f->errmsg));
 
-	if (!to_https && strncasecmp(location, "http:", 5))
-		return fetch_fail(f, EIO, "%s: redirected to '%.200s', which is "
-		                  "not an http or https URL", o->url, location);
-	if (++f->hops > MAX_REDIRECTS)
-		return fetch_fail(f, EIO, "%s: more than %d redirects (the last "
-		                  "to %.200s)", o->url, MAX_REDIRECTS, location);
-	if (from_https && !to_https) {
-		if (o->cfg->token)
-			return fetch_fail(f, EACCES, "%s: refused to follow a "
-			                  "redirect from https to http (%.200s) "
-			                  "with an AuthN token, which would travel "
-			                  "in clear", o->url, location);
-		f->downgraded = true;
+	if (err) {
+		errno = err;
+		return -1;
 	}
 	if (!(next = strdup(location)))
 		return fetch_fail(f, ENOMEM, "out of memory following a redirect");
@@ -749,7 +664,7 @@ static int request_ended(struct fetcher *f, const struct http_result *res)
 	}
 	snprintf(why, sizeof(why), "%s (curl error %d)", res->detail,
 	         (int)res->code);
-	if (permanent_transport_error(res->code))
+	if (!aisi_transport_retryable(res->code))
 		return fetch_fail(f, EIO, "%s: %s", f->obj->url, why);
 	return retry_or_give_up(f, why);
 }
@@ -763,8 +678,7 @@ void aisi_fetcher_init(struct fetcher *f, struct object *o, struct ais_client *c
 	f->client = c;
 	f->sink = (struct http_sink){ on_reply, on_body, f };
 	f->next_reason = REQ_FIRST;
-	f->jitter_seed = (unsigned int)aisi_now_ms() ^ (unsigned int)getpid() ^
-	                 (unsigned int)(uintptr_t)f;
+	aisi_retry_init(&f->retry, f);
 }
 
 /* End the request in flight.  When little of a bounded one is left, read it

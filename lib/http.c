@@ -1,9 +1,11 @@
 /*
- * http.c - the HTTP transport: one GET at a time over libcurl's multi
- * interface, driven by the stream.  It knows nothing of objects, resumes or
- * stdio: it sends the request it is told, parses the reply headers, hands 2xx
- * bodies to the stream's sink (pausing when the sink has no room), keeps the
- * body of an error reply for the message, and says how the request ended.
+ * http.c - the HTTP transport: one request at a time over libcurl's multi
+ * interface, driven by the stream: a GET, or a PUT, POST or DELETE with a
+ * body from memory or pulled from the writer.  It knows nothing of objects,
+ * resumes or stdio: it sends the request it is told, parses the reply
+ * headers, hands 2xx bodies to the stream's sink (pausing when the sink has
+ * no room), keeps the body of an error reply for the message, and says how
+ * the request ended.
  *
  * A connection (one multi handle and one easy handle) outlives the requests
  * sent on it: the client keeps idle ones in a pool and lends them to any of
@@ -23,6 +25,7 @@
 
 #define ERROR_BODY_MAX 4096
 #define POLL_SLICE_MS 100
+#define EXPECT_WAIT_MS 1000
 
 struct http_conn {
 	const struct ais_config *cfg; /* the settings of the request in flight */
@@ -32,6 +35,13 @@ struct http_conn {
 	struct curl_slist *request_headers;
 	struct http_sink sink;
 	struct http_reply reply;
+	/* The body of the request in flight, if any, and how much of it
+	 * went to libcurl. */
+	struct http_body body;
+	bool has_body;
+	int64_t body_taken;
+	bool sending;         /* its body is still going out */
+	curl_off_t sent;      /* body bytes on the wire, as libcurl counts */
 	bool active;          /* easy handle is in the multi handle */
 	bool paused;          /* the sink said "no room" */
 	bool reply_delivered; /* on_reply was called for this request */
@@ -39,9 +49,11 @@ struct http_conn {
 	bool progressed;      /* bytes arrived during this aisi_http_pump */
 	int64_t last_activity_ms;
 	/* Time limits beyond the stall: the reply header must be whole soon
-	 * after the request, and the body must keep a minimum speed over each
-	 * window of read_timeout_ms the transfer is driven. */
+	 * after the request (after its body, for one with a body), and a body
+	 * going either way must keep a minimum speed over each window of
+	 * read_timeout_ms the transfer is driven. */
 	int64_t started_ms;
+	int64_t reply_clock_ms; /* the header deadline counts from here */
 	bool headers_done;
 	int64_t window_start_ms;
 	uint64_t window_bytes;
@@ -186,6 +198,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	size_t len = size * n;
 
 	c->last_activity_ms = aisi_now_ms();
+	/* An interim reply (100 Continue) has its own blank line: the final
+	 * header is not done until the last status line's block ends. */
+	if (len >= 5 && !memcmp(p, "HTTP/", 5))
+		c->headers_done = false;
 	if (len <= 2 && (*p == '\r' || *p == '\n')) {
 		/* The blank line ends a header block: the body's speed counts
 		 * from here. */
@@ -264,6 +280,60 @@ static int must_set(struct http_conn *c, CURLcode rc, const char *name)
 	         curl_easy_strerror(rc));
 	errno = ENOTSUP;
 	return -1;
+}
+
+/* The whole body went to libcurl: the reply is due from now. */
+static void body_done(struct http_conn *c)
+{
+	c->sending = false;
+	c->reply_clock_ms = aisi_now_ms();
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *userdata)
+{
+	struct http_conn *c = userdata;
+	size_t room = size * n, got;
+	int64_t asked = aisi_now_ms(), now;
+
+	if (c->body.data) {
+		got = (size_t)(c->body.len - c->body_taken);
+		if (got > room)
+			got = room;
+		memcpy(buf, c->body.data + c->body_taken, got);
+	} else {
+		got = c->body.read(c->body.ctx, buf, room);
+		if (got == HTTP_BODY_ABORT)
+			return CURL_READFUNC_ABORT;
+	}
+	c->body_taken += (int64_t)got;
+	now = aisi_now_ms();
+	if (got == 0 || (c->body.len >= 0 && c->body_taken >= c->body.len))
+		body_done(c);
+	/* Time spent waiting for the writer's bytes is the writer's, not a
+	 * stall nor a slow network. */
+	if (now - asked > POLL_SLICE_MS) {
+		c->last_activity_ms = now;
+		c->window_start_ms = now;
+		c->window_bytes = 0;
+	}
+	return got;
+}
+
+/* Bytes of the body on the wire are progress, as bytes of a reply are. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_conn *c = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	if (ulnow > c->sent) {
+		c->window_bytes += (uint64_t)(ulnow - c->sent);
+		c->sent = ulnow;
+		c->last_activity_ms = aisi_now_ms();
+	}
+	return 0;
 }
 
 /* The settings of the stream sending the request: libcurl keeps TLS
@@ -415,12 +485,24 @@ static struct curl_slist *append_bearer(struct curl_slist *list,
 	return next;
 }
 
+/* An object's bytes wait for "100 Continue": an AIStore gateway answers a
+ * PUT with a redirect before reading it, so the body goes only to the
+ * target that keeps it (and a server that answers early does not close on
+ * unread bytes).  Small JSON bodies go at once ("Expect:" with no value
+ * keeps libcurl from adding its own). */
+static const char *expect_line(const struct http_body *body)
+{
+	return !strcmp(body->method, "PUT") && body->len != 0 ?
+	       "Expect: 100-continue" : "Expect:";
+}
+
 /* The one place that builds request headers: the caller's, the token (both
  * only with_auth), then Range and If-Match for a resumed or repositioned
- * request. */
+ * request, or what describes a body. */
 static struct curl_slist *build_headers(const struct ais_config *cfg,
                                         const struct http_range *range,
-                                        const char *if_match, bool with_auth)
+                                        const char *if_match, bool with_auth,
+                                        const struct http_body *body)
 {
 	struct curl_slist *list = NULL, *next;
 	char line[HTTP_VALIDATOR_MAX + 32];
@@ -454,33 +536,83 @@ static struct curl_slist *build_headers(const struct ais_config *cfg,
 			goto oom;
 		list = next;
 	}
+	if (body && body->content_type) {
+		snprintf(line, sizeof(line), "Content-Type: %s", body->content_type);
+		if (!(next = curl_slist_append(list, line)))
+			goto oom;
+		list = next;
+	}
+	/* A body of unknown length goes in chunks. */
+	if (body && body->len < 0) {
+		if (!(next = curl_slist_append(list, "Transfer-Encoding: chunked")))
+			goto oom;
+		list = next;
+	}
+	if (body && !(next = curl_slist_append(list, expect_line(body))))
+		goto oom;
+	if (body)
+		list = next;
 	return list;
 oom:
 	aisi_http_free_headers(list);
 	return NULL;
 }
 
-int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
-               const char *url, const struct http_range *range,
-               const char *if_match, bool with_auth,
-               const struct http_sink *sink)
+/* What libcurl needs to send a body: the method, the length (or chunks),
+ * and where the bytes come from. */
+static int setup_body(struct http_conn *c)
+{
+	CURL *e = c->easy;
+
+	c->body_taken = 0;
+	c->sent = 0;
+	c->sending = c->has_body && c->body.len != 0;
+	if (!c->has_body)
+		return 0;
+	if (MUST_SET(c, CURLOPT_UPLOAD, 1L) ||
+	    (strcmp(c->body.method, "PUT") &&
+	     MUST_SET(c, CURLOPT_CUSTOMREQUEST, c->body.method)) ||
+	    MUST_SET(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body.len) ||
+	    MUST_SET(c, CURLOPT_READFUNCTION, on_read) ||
+	    MUST_SET(c, CURLOPT_READDATA, c) ||
+	    MUST_SET(c, CURLOPT_XFERINFOFUNCTION, on_progress) ||
+	    MUST_SET(c, CURLOPT_XFERINFODATA, c) ||
+	    MUST_SET(c, CURLOPT_NOPROGRESS, 0L))
+		return -1;
+	/* A server that never says "100 Continue" gets the body after a
+	 * while, well before the stall timer would give up on it. */
+	curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS,
+	                 c->cfg->read_timeout_ms / 2 < EXPECT_WAIT_MS ?
+	                 c->cfg->read_timeout_ms / 2 : (long)EXPECT_WAIT_MS);
+	return 0;
+}
+
+/* Send a request: the headers, then the body, if any. */
+static int start(struct http_conn *c, const struct ais_config *cfg,
+                 const char *url, const struct http_range *range,
+                 const char *if_match, bool with_auth,
+                 const struct http_body *body, const struct http_sink *sink)
 {
 	struct curl_slist *headers = NULL;
 
 	aisi_http_abort(c);
 	c->cfg = cfg;
 	if ((range->send || (if_match && *if_match) || cfg->headers ||
-	     cfg->token) &&
-	    !(headers = build_headers(cfg, range, if_match, with_auth))) {
+	     cfg->token || body) &&
+	    !(headers = build_headers(cfg, range, if_match, with_auth, body))) {
 		errno = ENOMEM;
 		return -1;
 	}
 	aisi_http_free_headers(c->request_headers);
 	c->request_headers = headers;
 	c->start_error[0] = '\0';
+	c->has_body = body != NULL;
+	if (body)
+		c->body = *body;
 	curl_easy_reset(c->easy);
 	if (setup_easy(c) < 0 || MUST_SET(c, CURLOPT_HTTPHEADER, headers) ||
-	    MUST_SET(c, CURLOPT_URL, url) || setup_request(c) < 0)
+	    MUST_SET(c, CURLOPT_URL, url) || setup_request(c) < 0 ||
+	    setup_body(c) < 0)
 		return -1;
 	c->sink = *sink;
 	reset_reply(&c->reply);
@@ -490,7 +622,7 @@ int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
 	c->error_body_len = 0;
 	c->curl_error[0] = '\0';
 	c->last_activity_ms = c->started_ms = c->window_start_ms = aisi_now_ms();
-	c->pump_left_ms = c->started_ms;
+	c->reply_clock_ms = c->pump_left_ms = c->started_ms;
 	c->headers_done = false;
 	c->window_bytes = 0;
 	if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
@@ -499,6 +631,31 @@ int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
 	}
 	c->active = true;
 	return 0;
+}
+
+int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
+               const char *url, const struct http_range *range,
+               const char *if_match, bool with_auth,
+               const struct http_sink *sink)
+{
+	return start(c, cfg, url, range, if_match, with_auth, NULL, sink);
+}
+
+int aisi_http_send(struct http_conn *c, const struct ais_config *cfg,
+                   const char *url, const struct http_body *body,
+                   bool with_auth, const struct http_sink *sink)
+{
+	static const struct http_range no_range = { 0, -1, false };
+
+	return start(c, cfg, url, &no_range, NULL, with_auth, body, sink);
+}
+
+void aisi_http_status_why(const struct http_result *res, char *out, size_t cap)
+{
+	const char *words = aisi_http_status_text(res->status);
+
+	snprintf(out, cap, "HTTP %ld%s%s%s%s", res->status, *words ? " " : "",
+	         words, *res->detail ? ": " : "", res->detail);
 }
 
 /* Copy the JSON string starting after its opening quote, undoing the
@@ -634,11 +791,12 @@ static bool starving(struct http_conn *c, struct http_result *res)
 	int64_t now = aisi_now_ms(), span = now - c->window_start_ms;
 	long header_limit = cfg->connect_timeout_ms + cfg->read_timeout_ms;
 
-	if (!c->headers_done && now - c->started_ms >= header_limit)
+	if (!c->headers_done && !c->sending &&
+	    now - c->reply_clock_ms >= header_limit)
 		return time_out(c, res, "no complete reply header within %ld ms",
 		                header_limit);
-	if (!c->headers_done || c->paused || cfg->min_speed <= 0 ||
-	    span < cfg->read_timeout_ms)
+	if (!(c->headers_done || c->sending) || c->paused ||
+	    cfg->min_speed <= 0 || span < cfg->read_timeout_ms)
 		return false;
 	if (c->window_bytes * 1000 < (uint64_t)cfg->min_speed * (uint64_t)span)
 		return time_out(c, res, "%llu bytes in %lld ms, less than the "

@@ -203,6 +203,13 @@ uint32_t aisi_crc32c(uint32_t crc, const void *data, size_t n);
  * instruction (crc unchanged when it has none), or the best there is. */
 enum { CRC32C_BEST, CRC32C_TABLE, CRC32C_HARDWARE };
 uint32_t aisi_crc32c_with(int how, uint32_t crc, const void *data, size_t n);
+/* Whether the object is in AIStore: an AIStore URI, or a resolved URL whose
+ * path starts with /v1/objects/. */
+bool aisi_url_is_aistore(const char *url, const char *resolved);
+/* resolved with name=value (percent-encoded) added to its query: a
+ * malloc'd string, or NULL with ENOMEM. */
+char *aisi_url_add_query(const char *resolved, const char *name,
+                         const char *value);
 
 /* ---- HTTP transport (http.c) ------------------------------------------- */
 
@@ -277,6 +284,20 @@ struct http_range {
 	bool send;
 };
 
+/* The body of a PUT, POST or DELETE: len bytes at data, or pulled from
+ * read (len bytes, or -1 for a body of unknown length, sent in chunks). */
+struct http_body {
+	const char *method;       /* "PUT", "POST" or "DELETE" */
+	const char *content_type; /* NULL: none */
+	const char *data;         /* NULL: pulled from read */
+	int64_t len;
+	/* Up to n bytes into buf; 0 at the end, HTTP_BODY_ABORT to fail the
+	 * request.  May block until the writer brings bytes.  Called on the
+	 * thread that pumps the request. */
+	size_t (*read)(void *ctx, char *buf, size_t n);
+	void *ctx;
+};
+
 /* Send GET url with range, If-Match when if_match is not NULL, and the
  * stream's credentials (token, Authorization and Cookie headers) only when
  * with_auth.  cfg must outlive the request.  Any request in flight is
@@ -288,6 +309,16 @@ int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
                const char *if_match, bool with_auth,
                const struct http_sink *sink);
 const char *aisi_http_start_error(const struct http_conn *c);
+/* Send body->method url with the body, and the stream's credentials only
+ * when with_auth.  cfg and body's bytes must outlive the request.  The
+ * reply goes to sink as a GET's does. */
+int aisi_http_send(struct http_conn *c, const struct ais_config *cfg,
+                   const char *url, const struct http_body *body,
+                   bool with_auth, const struct http_sink *sink);
+/* "HTTP 404 Not Found: the server's words" for a reply that ended with a
+ * status. */
+void aisi_http_status_why(const struct http_result *res, char *out,
+                          size_t cap);
 /* Make an aisi_http_pump() waiting in another thread return at once. */
 void aisi_http_wakeup(struct http_conn *c);
 /* Drop the request in flight, if any. */
@@ -306,6 +337,54 @@ enum http_pump_result {
 enum http_pump_result aisi_http_pump(struct http_conn *c, long timeout_ms,
                                 struct http_result *res);
 
+/* ---- failures, retries and redirects (policy.c) ------------------------- */
+
+/* "HTTP 404" reads better as "HTTP 404 Not Found": the words, or "". */
+const char *aisi_http_status_text(long status);
+/* Whether another attempt may fix a reply with this status (5xx, 408,
+ * 429), and the errno of one that is final: ENOENT for 404, EACCES for 401
+ * and 403, EIO for the rest. */
+bool aisi_status_retryable(long status);
+int aisi_status_errno(long status);
+/* Whether another attempt may fix a transport failure (not a bad URL, a
+ * certificate or out of memory). */
+bool aisi_transport_retryable(CURLcode code);
+
+/* The retry budget of one run of consecutive failed attempts. */
+struct retry {
+	int failures;             /* consecutive failed attempts */
+	int64_t first_failure_ms; /* when the first of them started */
+	unsigned int jitter_seed;
+};
+
+#define RETRY_WAIT_SLICE_MS 20
+
+/* salt (any pointer) keeps the jitter of two retriers apart. */
+void aisi_retry_init(struct retry *r, const void *salt);
+/* Count a failed attempt that started at started_ms.  Returns the backoff
+ * (ms) to wait before the next attempt, or -1 when the budget is spent:
+ * more than max_retries failures, or retry_time_ms since the first. */
+long aisi_retry_next(struct retry *r, const struct ais_config *cfg,
+                     int64_t started_ms);
+/* Sleep ms, returning early once *cancel (may be NULL) is set. */
+void aisi_retry_wait(long ms, const _Atomic bool *cancel);
+
+/* Where a request stands on a chain of redirects from the caller's URL. */
+struct redirect {
+	int hops;        /* redirects followed from the URL */
+	bool downgraded; /* one of them went from https to http */
+};
+
+/* Whether a request at from (on the chain r, from the caller's url) may
+ * follow a redirect to location.  Returns 0 and r updated, or an errno
+ * (EIO, EACCES) with the reason in err. */
+int aisi_redirect_check(const struct ais_config *cfg, const char *url,
+                        const char *from, const char *location,
+                        struct redirect *r, char *err, size_t errlen);
+/* Whether the stream's credentials go along: one hop from the URL at most,
+ * and never after a downgrade to http. */
+bool aisi_redirect_with_auth(const struct redirect *r);
+
 /* ---- fetching (fetch.c) ------------------------------------------------ */
 
 /* Counters the fetchers of a stream add to, from any thread. */
@@ -320,6 +399,8 @@ struct fetch_stats {
 	_Atomic uint64_t redirects;
 	_Atomic uint64_t checksums_verified;
 	_Atomic uint64_t checksums_skipped;
+	_Atomic uint64_t bytes_uploaded;
+	_Atomic uint64_t parts_uploaded;
 };
 
 /* What every fetcher of one stream shares: the object and its identity. */
@@ -330,8 +411,7 @@ struct object {
 	/* Where a redirect from url led the first time, and how many hops
 	 * away; later requests go straight there until one fails. */
 	char *target;
-	int target_hops;
-	bool target_downgraded;      /* reached from https over http */
+	struct redirect target_route; /* how the redirects reached it */
 	bool have_identity;
 	struct http_reply identity;  /* the first reply: size and validators */
 	/* The first reply carried a validator, or the caller allows joining
@@ -368,9 +448,8 @@ struct fetcher {
 	struct ais_client *client;
 	struct http_conn *http; /* borrowed from the client for a request */
 	char *req_url;          /* where the request in flight went */
-	int hops;               /* redirects between obj->url and req_url */
+	struct redirect route;  /* how req_url was reached from obj->url */
 	bool at_target;         /* it went straight to obj->target */
-	bool downgraded;        /* a redirect went from https to http */
 	struct http_sink sink;
 	char *buf;
 	size_t cap;
@@ -390,11 +469,9 @@ struct fetcher {
 	                     * 200 (set by its reply, before the body) */
 	enum request_reason next_reason;
 	/* Retry state: consecutive failed attempts since the last byte. */
-	int failures;
+	struct retry retry;
 	size_t attempt_bytes;   /* kept from the request in flight */
 	int64_t request_started_ms;
-	int64_t first_failure_ms;
-	unsigned int jitter_seed;
 	int refused_errno;
 	const _Atomic bool *cancel; /* set from another thread: stop now */
 	/* libcurl hands over pieces whole: what did not fit the window waits
@@ -421,6 +498,62 @@ bool aisi_fetcher_aim(struct fetcher *f, char *buf, size_t cap, int64_t off,
 ssize_t aisi_fetcher_fill(struct fetcher *f, size_t have, size_t limit);
 /* Interrupt a fill waiting for the network in another thread. */
 void aisi_fetcher_wake(struct fetcher *f);
+
+/* ---- requests with a body (upload.c) ----------------------------------- */
+
+/* Where the uploads of one stream go, and what they count in. */
+struct upload_target {
+	struct object *obj;          /* cfg, the caller's URL, the counters */
+	struct ais_client *client;   /* lends the connections */
+	const _Atomic bool *cancel;  /* set from another thread: stop now;
+	                              * NULL: never */
+};
+
+struct upload_request {
+	const char *url;
+	const char *what;            /* names it in messages: "PUT part 3" */
+	struct http_body body;
+	/* A streamed body: the bytes of it taken so far (none: it can be
+	 * sent again). */
+	uint64_t (*body_taken)(void *ctx);
+	/* Room for the body of the 2xx reply (NULL: dropped); a longer one
+	 * fails the request. */
+	char *reply;
+	size_t reply_cap;
+	size_t reply_len;
+};
+
+/* Send req until a 2xx, within the retry budget (at most max_retries
+ * retries when max_retries >= 0 is below the stream's).  Returns 0, or -1
+ * with errno (EIO, ENOENT, EACCES, ECANCELED, ENOMEM) and the reason in
+ * err. */
+int aisi_upload_send(const struct upload_target *to, struct upload_request *req,
+                     int max_retries, char *err, size_t errlen);
+
+/* ---- the write stream's buffers (write.c) ------------------------------ */
+
+struct writer;
+
+/* The buffers and upload threads of a write stream to o's URL: AIStore's
+ * multipart upload when multipart, else one PUT (NULL with errno). */
+struct writer *aisi_writer_new(struct object *o, struct ais_client *c,
+                               bool multipart);
+/* Copy len bytes in; they go out in parts.  Returns len, or -1 with *err
+ * and msg (the upload's first failure, for good). */
+ssize_t aisi_writer_write(struct writer *w, const void *buf, size_t len,
+                          int *err, char *msg, size_t msglen);
+/* Send the rest and make the object visible: 0, or -1 with *err and msg
+ * (the upload is aborted then).  Once only: later calls fail with EBADF. */
+int aisi_writer_commit(struct writer *w, int *err, char *msg, size_t msglen);
+/* Stop, and abort a multipart upload on the server; a committed writer is
+ * left as it is. */
+void aisi_writer_abort(struct writer *w);
+/* Abort unless committed, and free. */
+void aisi_writer_free(struct writer *w);
+/* Whether it was neither committed nor aborted yet. */
+bool aisi_writer_is_open(const struct writer *w);
+/* Bytes accepted by aisi_writer_write so far. */
+uint64_t aisi_writer_written(const struct writer *w);
 
 /* ---- the client (client.c) --------------------------------------------- */
 
@@ -491,6 +624,13 @@ bool aisi_readahead_work(struct ais_client *c, struct fetcher *f);
 int aisi_fail(struct ais_stream *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 char *aisi_stream_errbuf(struct ais_stream *s);
+
+/* ---- the stream (stream.c), for the shims ------------------------------- */
+
+/* Whether s was made by ais_create. */
+bool aisi_stream_writable(const struct ais_stream *s);
+/* Discard a write stream's upload without freeing it. */
+void aisi_stream_discard(struct ais_stream *s);
 
 /* ---- misc -------------------------------------------------------------- */
 

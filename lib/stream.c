@@ -1,9 +1,9 @@
 /*
  * stream.c - the object stream the caller holds: its position, its client,
  * and the buffers its bytes come from (readahead.c, filled on the caller's
- * thread or by the client's workers).  The caller gets pointers into the
- * filled buffers, and errors reach it here, with errno and a message, on
- * its own thread.
+ * thread or by the client's workers) or go to (write.c, for a stream made
+ * by ais_create).  The caller gets pointers into the filled buffers, and
+ * errors reach it here, with errno and a message, on its own thread.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,7 +23,8 @@ struct ais_stream {
 	 * and skips), so the run read before a seek ends there. */
 	int64_t next_from;
 	struct ais_client *client;
-	struct readahead *ra;
+	struct readahead *ra;   /* a read stream's */
+	struct writer *writer;  /* a write stream's */
 
 	uint64_t bytes_delivered;
 	uint64_t bytes_copied;
@@ -239,11 +240,6 @@ static ais_stream *stream_new(struct ais_client *c, const char *url,
 	}
 	s->obj.cfg = &s->cfg;
 	s->obj.url = s->url;
-	if (!(s->ra = aisi_readahead_new(&s->obj, c))) {
-		ais_close(s);
-		aisi_fail(NULL, ENOMEM, "out of memory");
-		return NULL;
-	}
 	return s;
 }
 
@@ -257,6 +253,11 @@ static ais_stream *stream_open(struct ais_client *c, const char *url,
 
 	if (!s)
 		return NULL;
+	if (!(s->ra = aisi_readahead_new(&s->obj, c))) {
+		ais_close(s);
+		aisi_fail(NULL, ENOMEM, "out of memory");
+		return NULL;
+	}
 	/* Ask now, so that a missing object fails here as fopen() would. */
 	if (stream_peek(s, &p) < 0) {
 		int e = errno;
@@ -291,6 +292,15 @@ AIS_EXPORT ais_stream *ais_client_open(ais_client *c, const char *url,
 	return stream_open(c, url, opts);
 }
 
+/* A read on a write stream, or a write on a read stream. */
+static int wrong_direction(ais_stream *s, const char *call)
+{
+	return aisi_fail(s, EBADF, "%s: %s was opened for %s", call, s->url,
+	                 s->writer ? "writing (ais_create): it cannot be read "
+	                 "or seeked" : "reading (ais_open): it cannot be "
+	                 "written");
+}
+
 AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf)
 {
 	const char *p;
@@ -299,6 +309,8 @@ AIS_EXPORT ssize_t ais_next(ais_stream *s, const void **buf)
 	if (!s || !buf)
 		return aisi_fail(s, EINVAL, "ais_next: %s is NULL",
 		                s ? "buf" : "stream");
+	if (s->writer)
+		return wrong_direction(s, "ais_next");
 	n = stream_peek(s, &p);
 	if (n <= 0)
 		return n;
@@ -317,6 +329,8 @@ AIS_EXPORT ssize_t ais_read(ais_stream *s, void *buf, size_t len)
 	if (!s || (!buf && len))
 		return aisi_fail(s, EINVAL, "ais_read: %s is NULL",
 		                s ? "buf" : "stream");
+	if (s->writer)
+		return wrong_direction(s, "ais_read");
 	while (done < len) {
 		const char *p;
 		ssize_t n = stream_peek(s, &p);
@@ -346,6 +360,8 @@ AIS_EXPORT int64_t ais_seek(ais_stream *s, int64_t offset, int whence)
 
 	if (!s)
 		return aisi_fail(NULL, EINVAL, "ais_seek: stream is NULL");
+	if (s->writer)
+		return wrong_direction(s, "ais_seek");
 	switch (whence) {
 	case SEEK_SET: base = 0; break;
 	case SEEK_CUR: base = s->pos; break;
@@ -374,6 +390,8 @@ AIS_EXPORT int64_t ais_tell(const ais_stream *s)
 {
 	if (!s)
 		return aisi_fail(NULL, EINVAL, "ais_tell: stream is NULL");
+	if (s->writer)
+		return (int64_t)aisi_writer_written(s->writer);
 	return s->pos;
 }
 
@@ -404,6 +422,8 @@ AIS_EXPORT int ais_stats(const ais_stream *s, struct ais_stats *out)
 	out->redirects = atomic_load(&st->redirects);
 	out->checksums_verified = atomic_load(&st->checksums_verified);
 	out->checksums_skipped = atomic_load(&st->checksums_skipped);
+	out->bytes_uploaded = atomic_load(&st->bytes_uploaded);
+	out->parts_uploaded = atomic_load(&st->parts_uploaded);
 	memset(out->reserved, 0, sizeof(out->reserved));
 	return 0;
 }
@@ -413,31 +433,133 @@ AIS_EXPORT const char *ais_errmsg(const ais_stream *s)
 	return s ? s->errmsg : "no stream";
 }
 
-AIS_EXPORT int ais_close(ais_stream *s)
+static void stream_free(ais_stream *s)
 {
-	int bad;
-
-	if (!s)
-		return 0;
-	/* A mismatch no read reported (the caller stopped at the last byte)
-	 * fails the close. */
-	bad = s->bad && !s->bad_reported;
-	if (bad)
-		aisi_fail(NULL, s->bad, "%s", s->bad_msg);
 	if (s->verify == VERIFY_RUNNING)
 		aisi_cksum_end(&s->cksum);
 	aisi_readahead_free(s->ra);
+	aisi_writer_free(s->writer);
 	free(s->obj.target);
 	free(s->url);
 	aisi_config_release(&s->cfg);
 	pthread_mutex_destroy(&s->obj.lock);
 	aisi_client_release(s->client);
 	free(s);
-	if (bad) {
-		errno = EBADMSG;
-		return -1;
+}
+
+AIS_EXPORT int ais_close(ais_stream *s)
+{
+	int rc = 0, err = 0;
+
+	if (!s)
+		return 0;
+	/* A write stream that ais_commit (or libarchive's close callback)
+	 * committed has nothing left to commit. */
+	if (s->writer && aisi_writer_is_open(s->writer) && (rc = ais_commit(s)) < 0)
+		err = errno;
+	/* A checksum mismatch no read reported (the caller stopped at the
+	 * last byte) fails the close. */
+	if (s->bad && !s->bad_reported) {
+		aisi_fail(NULL, s->bad, "%s", s->bad_msg);
+		rc = -1;
+		err = s->bad;
 	}
+	stream_free(s);
+	if (rc < 0)
+		errno = err;
+	return rc;
+}
+
+AIS_EXPORT void ais_abort(ais_stream *s)
+{
+	if (!s)
+		return;
+	if (s->writer)
+		aisi_writer_abort(s->writer);
+	stream_free(s);
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+/* Open url for writing on c (held by the caller, handed to the stream).
+ * Nothing is sent yet. */
+static ais_stream *stream_create(struct ais_client *c, const char *url,
+                                 const struct ais_options *opts)
+{
+	ais_stream *s = stream_new(c, url, opts);
+
+	if (!s)
+		return NULL;
+	s->writer = aisi_writer_new(&s->obj, c, aisi_url_is_aistore(url, s->url));
+	if (!s->writer) {
+		ais_close(s);
+		aisi_fail(NULL, ENOMEM, "out of memory");
+		return NULL;
+	}
+	return s;
+}
+
+AIS_EXPORT ais_stream *ais_create(const char *url,
+                                  const struct ais_options *opts)
+{
+	struct ais_client *c;
+
+	if (aisi_curl_init() < 0 || !(c = aisi_client_default()))
+		return NULL;
+	return stream_create(c, url, opts);
+}
+
+AIS_EXPORT ais_stream *ais_client_create(ais_client *c, const char *url,
+                                         const struct ais_options *opts)
+{
+	if (!c) {
+		aisi_fail(NULL, EINVAL, "ais_client_create: client is NULL");
+		return NULL;
+	}
+	aisi_client_hold(c);
+	return stream_create(c, url, opts);
+}
+
+AIS_EXPORT ssize_t ais_write(ais_stream *s, const void *buf, size_t len)
+{
+	char msg[AIS_ERRMSG_MAX];
+	int err = 0;
+	ssize_t n;
+
+	if (!s || (!buf && len))
+		return aisi_fail(s, EINVAL, "ais_write: %s is NULL",
+		                 s ? "buf" : "stream");
+	if (!s->writer)
+		return wrong_direction(s, "ais_write");
+	n = aisi_writer_write(s->writer, buf, len, &err, msg, sizeof(msg));
+	if (n < 0)
+		return aisi_fail(s, err, "%s", msg);
+	s->bytes_copied += (uint64_t)n;
+	return n;
+}
+
+bool aisi_stream_writable(const ais_stream *s)
+{
+	return s->writer != NULL;
+}
+
+AIS_EXPORT int ais_commit(ais_stream *s)
+{
+	char msg[AIS_ERRMSG_MAX];
+	int err = 0;
+
+	if (!s)
+		return aisi_fail(NULL, EINVAL, "ais_commit: stream is NULL");
+	if (!s->writer)
+		return wrong_direction(s, "ais_commit");
+	if (aisi_writer_commit(s->writer, &err, msg, sizeof(msg)) < 0)
+		return aisi_fail(s, err, "%s", msg);
 	return 0;
+}
+
+void aisi_stream_discard(ais_stream *s)
+{
+	aisi_writer_abort(s->writer);
 }
 
 AIS_EXPORT const char *ais_version(void)

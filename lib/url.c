@@ -269,3 +269,43 @@ char *aisi_url_resolve(const char *url, const char *endpoint, char *err,
 		                 "a space (percent-encode it as %%20)", url);
 	return checked_http_url(url, err, errlen);
 }
+
+bool aisi_url_is_aistore(const char *url, const char *resolved)
+{
+	CURLU *h = curl_url();
+	char *path = NULL;
+	size_t scheme_len;
+	bool is = provider_of(url, &scheme_len) != NULL;
+
+	if (!is && h && curl_url_set(h, CURLUPART_URL, resolved, 0) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK)
+		is = !strncmp(path, "/v1/objects/", 12);
+	curl_free(path);
+	curl_url_cleanup(h);
+	return is;
+}
+
+/* With libcurl's parser, so that a fragment or an empty query come out
+ * right. */
+char *aisi_url_add_query(const char *resolved, const char *name,
+                         const char *value)
+{
+	CURLU *h = curl_url();
+	char *encoded = percent_encode(value, false), *pair = NULL;
+	char *full = NULL, *out = NULL;
+
+	if (encoded && asprintf(&pair, "%s=%s", name, encoded) < 0)
+		pair = NULL;
+	if (h && pair &&
+	    curl_url_set(h, CURLUPART_URL, resolved, 0) == CURLUE_OK &&
+	    curl_url_set(h, CURLUPART_QUERY, pair, CURLU_APPENDQUERY) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_URL, &full, 0) == CURLUE_OK)
+		out = strdup(full);
+	if (!out)
+		errno = ENOMEM;
+	curl_free(full);
+	free(pair);
+	free(encoded);
+	curl_url_cleanup(h);
+	return out;
+}

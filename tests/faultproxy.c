@@ -7,7 +7,8 @@
  * Prints its kernel-chosen port on stdout once listening.  Connection K gets
  * action K of the comma-separated SCHEDULE; past its end, "pass", or the last
  * action again if it ends in '*'.  N counts bytes sent to the client over the
- * whole connection (headers and keep-alive responses included).
+ * whole connection (headers and keep-alive responses included); for the up*
+ * actions, bytes received from the client (request heads and bodies).
  *   pass      forward both ways until a side closes
  *   cut:N     after N bytes, close both sockets with a FIN
  *   reset:N   after N bytes, abort the client with an RST
@@ -22,8 +23,16 @@
  *             the server answers a ranged request with 200 and the whole
  *             body, as one that ignores Range does (later requests on the
  *             same connection go through unchanged)
+ *   upcut:N   after N bytes from the client, close both sockets with a FIN
+ *   upreset:N after N bytes from the client, abort the client with an RST
+ *   upstall:N after N bytes from the client, drop upstream and read nothing
+ *             more: the client's upload stalls until it closes or 120 s pass
+ *   upslow:N  pass, but take at most N bytes per second from the client: an
+ *             upload that keeps its connection busy for a while
  * -l appends "K ACTION METHOD PATH range=VALUE" ('-' if absent) per connection,
- * from its first request head.  SIGTERM/SIGINT exit 0; bad arguments exit 2.
+ * from its first request head, followed by " length=VALUE" and " te=VALUE"
+ * when the head has a Content-Length or a Transfer-Encoding (a request with
+ * a body).  SIGTERM/SIGINT exit 0; bad arguments exit 2.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -52,6 +61,7 @@
 enum action_kind {
 	ACTION_PASS, ACTION_CUT, ACTION_RESET, ACTION_STALL,
 	ACTION_503, ACTION_CLOSE, ACTION_DELAY, ACTION_NORANGE, ACTION_FLIP,
+	ACTION_UPCUT, ACTION_UPRESET, ACTION_UPSTALL, ACTION_UPSLOW,
 };
 
 struct action {
@@ -74,6 +84,10 @@ static const struct {
 	{ "delay", ACTION_DELAY, true },
 	{ "norange", ACTION_NORANGE, false },
 	{ "flip", ACTION_FLIP, true },
+	{ "upcut", ACTION_UPCUT, true },
+	{ "upreset", ACTION_UPRESET, true },
+	{ "upstall", ACTION_UPSTALL, true },
+	{ "upslow", ACTION_UPSLOW, true },
 };
 
 #define ACTION_NAME_COUNT (sizeof action_names / sizeof action_names[0])
@@ -95,6 +109,8 @@ struct request_summary {
 	struct span method;
 	struct span path;
 	struct span range;
+	struct span length;
+	struct span transfer_encoding;
 };
 
 static const char injected_503[] =
@@ -322,7 +338,9 @@ static struct span find_header(const char *cursor, const char *end, const char *
 /* The request line is "METHOD PATH VERSION"; what is missing stays empty. */
 static struct request_summary summarize_request(const char *head, size_t length)
 {
-	const char *end = head + length;
+	/* Body bytes may follow the head in the buffer: stop at its blank line. */
+	const char *blank = memmem(head, length, "\r\n\r\n", 4);
+	const char *end = blank ? blank + 2 : head + length;
 	const char *eol = line_end(head, end);
 	const char *space = memchr(head, ' ', (size_t)(eol - head));
 	struct request_summary summary = { .method = span_between(head, space ? space : eol) };
@@ -331,8 +349,11 @@ static struct request_summary summarize_request(const char *head, size_t length)
 		const char *path_end = memchr(space + 1, ' ', (size_t)(eol - space - 1));
 		summary.path = span_between(space + 1, path_end ? path_end : eol);
 	}
-	if (eol != end)
+	if (eol != end) {
 		summary.range = find_header(eol + 2, end, "range");
+		summary.length = find_header(eol + 2, end, "content-length");
+		summary.transfer_encoding = find_header(eol + 2, end, "transfer-encoding");
+	}
 	return summary;
 }
 
@@ -350,8 +371,14 @@ static void log_connection(const struct connection *connection, struct request_s
 	if (!log_file)
 		return;
 	pthread_mutex_lock(&log_lock);
-	fprintf(log_file, "%lu %s %.*s %.*s range=%.*s\n", connection->number, connection->action.text,
+	fprintf(log_file, "%lu %s %.*s %.*s range=%.*s", connection->number, connection->action.text,
 		method.length, method.text, path.length, path.text, range.length, range.text);
+	if (request.length.length > 0)
+		fprintf(log_file, " length=%.*s", request.length.length, request.length.text);
+	if (request.transfer_encoding.length > 0)
+		fprintf(log_file, " te=%.*s", request.transfer_encoding.length,
+			request.transfer_encoding.text);
+	fputc('\n', log_file);
 	fflush(log_file);
 	pthread_mutex_unlock(&log_lock);
 }
@@ -383,25 +410,49 @@ static size_t drop_header(char *head, size_t length, const char *name)
 
 enum relay_end { RELAY_SIDE_CLOSED, RELAY_LIMIT_REACHED };
 
-/* Forwards both ways until a side closes or `limit` bytes (NO_LIMIT: never)
- * reached the client; byte `flip` (NO_LIMIT: none) to the client goes
- * inverted. */
-static enum relay_end relay(int client_fd, int upstream_fd, long long limit, long long flip)
+static long long milliseconds_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Forwards both ways until a side closes, `limit` bytes reached the client
+ * or `up_limit` bytes came from it (NO_LIMIT: never); at most up_rate bytes
+ * a second from the client (0: as fast as they come); byte `flip`
+ * (NO_LIMIT: none) to the client goes inverted. */
+static enum relay_end relay(int client_fd, int upstream_fd, long long limit, long long up_limit,
+			    long long up_rate, long long flip)
 {
 	char buffer[RELAY_BUFFER_SIZE];
-	long long sent_to_client = 0;
+	long long sent_to_client = 0, received_from_client = 0, start = milliseconds_now();
 	struct pollfd sides[2] = { { client_fd, POLLIN, 0 }, { upstream_fd, POLLIN, 0 } };
 
-	while (limit == NO_LIMIT || sent_to_client < limit) {
+	while ((limit == NO_LIMIT || sent_to_client < limit) &&
+	       (up_limit == NO_LIMIT || received_from_client < up_limit)) {
 		if (poll(sides, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return RELAY_SIDE_CLOSED;
 		}
 		if (sides[0].revents) {
-			ssize_t received = receive(client_fd, buffer, sizeof buffer);
+			size_t wanted = sizeof buffer;
+			/* Take no more than the limit, so exactly N bytes go up. */
+			if (up_limit != NO_LIMIT && up_limit - received_from_client < (long long)wanted)
+				wanted = (size_t)(up_limit - received_from_client);
+			/* Small steps, so that the rate holds over short spans too. */
+			if (up_rate > 0 && up_rate / 20 + 1 < (long long)wanted)
+				wanted = (size_t)(up_rate / 20 + 1);
+			ssize_t received = receive(client_fd, buffer, wanted);
 			if (received <= 0 || !send_all(upstream_fd, buffer, (size_t)received))
 				return RELAY_SIDE_CLOSED;
+			received_from_client += received;
+			if (up_rate > 0) {
+				long long due = start + received_from_client * 1000 / up_rate;
+				if (due > milliseconds_now())
+					sleep_milliseconds(due - milliseconds_now());
+			}
 		}
 		if (sides[1].revents) {
 			size_t wanted = sizeof buffer;
@@ -438,6 +489,16 @@ static void starve_client(int client_fd)
 	}
 }
 
+/* Holds the client connected without reading from it, so its upload stalls
+ * and its own timeout must fire. */
+static void ignore_client(int client_fd)
+{
+	struct pollfd client = { client_fd, POLLRDHUP, 0 };
+
+	while (poll(&client, 1, STALL_SECONDS * 1000) < 0 && errno == EINTR)
+		;
+}
+
 static long long client_byte_limit(struct action action)
 {
 	enum action_kind kind = action.kind;
@@ -445,15 +506,27 @@ static long long client_byte_limit(struct action action)
 	return kind == ACTION_CUT || kind == ACTION_RESET || kind == ACTION_STALL ? action.amount : NO_LIMIT;
 }
 
+static long long upload_byte_limit(struct action action)
+{
+	enum action_kind kind = action.kind;
+
+	return kind == ACTION_UPCUT || kind == ACTION_UPRESET || kind == ACTION_UPSTALL ?
+		action.amount : NO_LIMIT;
+}
+
 static void finish_relayed_connection(struct connection *connection, enum relay_end end)
 {
+	enum action_kind kind = connection->action.kind;
+
 	close_fd(&connection->upstream_fd);
-	if (end == RELAY_LIMIT_REACHED && connection->action.kind == ACTION_RESET) {
+	if (end == RELAY_LIMIT_REACHED && (kind == ACTION_RESET || kind == ACTION_UPRESET)) {
 		close_with_reset(&connection->client_fd);
 		return;
 	}
-	if (end == RELAY_LIMIT_REACHED && connection->action.kind == ACTION_STALL)
+	if (end == RELAY_LIMIT_REACHED && kind == ACTION_STALL)
 		starve_client(connection->client_fd);
+	if (end == RELAY_LIMIT_REACHED && kind == ACTION_UPSTALL)
+		ignore_client(connection->client_fd);
 	close_gracefully(&connection->client_fd);
 }
 
@@ -479,11 +552,20 @@ static void serve_request(struct connection *connection)
 			connection->number, upstream_port, strerror(errno));
 		return;
 	}
-	if (!send_all(connection->upstream_fd, head, head_length))
+	/* An up* limit inside the request head cuts the head itself. */
+	long long up_limit = upload_byte_limit(connection->action);
+	size_t head_sent = head_length;
+	if (up_limit != NO_LIMIT && (long long)head_sent > up_limit)
+		head_sent = (size_t)up_limit;
+	if (!send_all(connection->upstream_fd, head, head_sent))
 		return;
-	enum relay_end end = relay(connection->client_fd, connection->upstream_fd,
-				   client_byte_limit(connection->action),
-				   connection->action.kind == ACTION_FLIP ? connection->action.amount : NO_LIMIT);
+	if (up_limit != NO_LIMIT)
+		up_limit -= (long long)head_sent;
+	enum relay_end end = head_sent < head_length ? RELAY_LIMIT_REACHED :
+		relay(connection->client_fd, connection->upstream_fd,
+		      client_byte_limit(connection->action), up_limit,
+		      connection->action.kind == ACTION_UPSLOW ? connection->action.amount : 0,
+		      connection->action.kind == ACTION_FLIP ? connection->action.amount : NO_LIMIT);
 	finish_relayed_connection(connection, end);
 }
 
@@ -601,7 +683,8 @@ int main(int argc, char **argv)
 	if (!parse_arguments(argc, argv)) {
 		fprintf(stderr, "usage: faultproxy -u UPSTREAM_PORT [-l LOGFILE] SCHEDULE\n"
 			"  SCHEDULE: comma-separated pass, cut:N, reset:N, stall:N, 503, close,\n"
-			"  delay:MS, norange; a trailing '*' repeats the last action\n");
+			"  delay:MS, norange, upcut:N, upreset:N, upstall:N, upslow:N; a\n"
+			"  trailing '*' repeats the last action\n");
 		return 2;
 	}
 	install_signal_handlers();

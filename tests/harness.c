@@ -101,6 +101,7 @@ static struct {
 	struct nginx server;
 	char dir[PATH_MAX];
 	char objdir[PATH_MAX];
+	char davdir[PATH_MAX];
 } harness;
 
 static struct {
@@ -153,6 +154,9 @@ static struct {
 } launcher = { .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER };
 
 static int proxy_serial;
+
+/* harness_on_stop()'s functions, called first by harness_stop(). */
+static void (*stop_hooks[4])(void);
 
 /* The lying server (tests/liarserver), one for the whole run. */
 static struct {
@@ -1124,6 +1128,23 @@ static void write_object_locations(FILE *f)
 		harness.objdir, harness.objdir);
 }
 
+/* AIStore paths whose answers a writer must refuse: a multipart upload ID
+ * that is empty, has spaces, or is longer than any ID (1100 bytes), and a
+ * bucket that does not exist (AIStore's 404 JSON, for every method). */
+static void write_bad_upload_locations(FILE *f)
+{
+	fprintf(f,
+		"\t\tlocation = /v1/objects/mpt/empty-id { return 200 \"\"; }\n"
+		"\t\tlocation = /v1/objects/mpt/spaced-id { return 200 \"an id\\n\"; }\n"
+		"\t\tlocation /v1/objects/nobucket/ { default_type application/json; "
+		"return 404 '{\"message\":\"bucket ais://nobucket does not exist\","
+		"\"status\":404}'; }\n"
+		"\t\tlocation = /v1/objects/mpt/long-id { return 200 \"");
+	for (int i = 0; i < 1100; i++)
+		fputc('x', f);
+	fprintf(f, "\"; }\n");
+}
+
 /* harness_start()'s server: the objects, and the odd servers tests need. */
 static int write_objects_http(FILE *f, const struct nginx *n)
 {
@@ -1147,8 +1168,13 @@ static int write_objects_http(FILE *f, const struct nginx *n)
 		/* A 5xx that never recovers: retries must give up within their
 		 * bounds and report the last status. */
 		"\t\tlocation = /always503 { default_type text/plain; return 503 \"overloaded\\n\"; }\n"
-		"\t}\n",
-		harness.objdir, harness.objdir);
+		/* A plain HTTP server that takes PUTs of any size, in chunks
+		 * too, for the write tests. */
+		"\t\tlocation /dav/ { alias %s/; dav_methods PUT DELETE; "
+		"create_full_put_path on; client_max_body_size 0; }\n",
+		harness.objdir, harness.objdir, harness.davdir);
+	write_bad_upload_locations(f);
+	fprintf(f, "\t}\n");
 	return 0;
 }
 
@@ -1346,6 +1372,7 @@ static void remove_temp_dir(void)
 		fprintf(stderr, "harness: remove %s: %s\n", harness.dir, strerror(errno));
 	harness.dir[0] = '\0';
 	harness.objdir[0] = '\0';
+	harness.davdir[0] = '\0';
 }
 
 static int make_temp_dir(void)
@@ -1368,6 +1395,10 @@ static int make_temp_dir(void)
 		return fail("temp dir path too long: %s", harness.dir);
 	if (mkdir(harness.objdir, 0755) < 0)
 		return fail("mkdir %s: %s", harness.objdir, strerror(errno));
+	if (join_path(harness.davdir, sizeof(harness.davdir), harness.dir, "dav") < 0)
+		return fail("temp dir path too long: %s", harness.dir);
+	if (mkdir(harness.davdir, 0755) < 0)
+		return fail("mkdir %s: %s", harness.davdir, strerror(errno));
 	return 0;
 }
 
@@ -1404,6 +1435,8 @@ void harness_stop(void)
 {
 	if (!harness.running || getpid() != harness.owner)
 		return;
+	for (size_t i = 0; i < COUNT_OF(stop_hooks) && stop_hooks[i]; i++)
+		stop_hooks[i]();
 	liar_stop();
 	served_stop();
 	chain_stop();
@@ -1433,6 +1466,11 @@ const char *harness_dir(void)
 const char *harness_objdir(void)
 {
 	return harness.objdir;
+}
+
+const char *harness_davdir(void)
+{
+	return harness.davdir;
 }
 
 unsigned char *harness_object(const char *name, size_t *len)
@@ -1690,6 +1728,56 @@ static void liar_stop(void)
 void liar_url(char *out, size_t n, const char *path)
 {
 	format_url(out, n, "http://127.0.0.1", liar.port, path);
+}
+
+/* ---- for other harnesses (objharness.c) ----------------------------------- */
+
+pid_t harness_spawn(char *const argv[], int stdout_fd, int stderr_fd)
+{
+	return spawn(argv, stdout_fd, stderr_fd);
+}
+
+int harness_kill_child(pid_t pid)
+{
+	return kill_child(pid);
+}
+
+int harness_stable_port(void)
+{
+	return stable_port(NULL, 0);
+}
+
+int harness_tool_path(const char *env_name, const char *name, char *out, size_t n)
+{
+	return tool_path(env_name, name, out, n);
+}
+
+void harness_on_stop(void (*stop)(void))
+{
+	for (size_t i = 0; i < COUNT_OF(stop_hooks); i++) {
+		if (stop_hooks[i] == stop)
+			return;
+		if (!stop_hooks[i]) {
+			stop_hooks[i] = stop;
+			return;
+		}
+	}
+	fail("harness_on_stop: no room for another function");
+}
+
+int64_t harness_now_ms(void)
+{
+	return now_ms();
+}
+
+void harness_sleep_ms(long ms)
+{
+	sleep_ms(ms);
+}
+
+char *harness_read_file(const char *path, size_t *len)
+{
+	return read_whole_file(path, len);
 }
 
 /* ---- AIStore-shaped cluster --------------------------------------------- */

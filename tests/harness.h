@@ -76,6 +76,10 @@ void harness_url(char *out, size_t n, const char *path);
 /* The temp dir, and the dir nginx serves.  Valid until harness_stop(). */
 const char *harness_dir(void);
 const char *harness_objdir(void);
+/* Where nginx stores what is PUT to http://127.0.0.1:PORT/dav/NAME (WebDAV
+ * PUT and DELETE, any size, chunked too, parent dirs made): DIR/dav/NAME.
+ * Valid until harness_stop(). */
+const char *harness_davdir(void);
 /* malloc'd copy of the object's current bytes on disk, *len set; NULL on
  * error.  Caller frees. */
 unsigned char *harness_object(const char *name, size_t *len);
@@ -270,5 +274,34 @@ struct served_object {
 int served_start(const struct served_object *objects, size_t count);
 int served_port(void);
 void served_url(char *out, size_t n, const char *path);
+/*
+ * For the other server harnesses of the test binary (objharness.c): the
+ * launcher, ports and tool lookup this harness uses for its own servers.
+ * Each needs harness_start(); harness_stable_port(), harness_tool_path()
+ * and harness_on_stop() only from the suites' thread, the others from any.
+ */
+/* fork+exec argv (argv[0] the binary, NULL-terminated) from the launcher
+ * thread, as every server here is: SIGKILL when the test binary ends, stdin
+ * /dev/null, stdout and stderr on the given fds (-1: inherit), no other fd.
+ * The pid, or -1 with errno set; reap it with waitpid() or
+ * harness_kill_child(). */
+pid_t harness_spawn(char *const argv[], int stdout_fd, int stderr_fd);
+/* SIGKILL pid and reap it: its wait status, or -1 if there was no child. */
+int harness_kill_child(pid_t pid);
+/* A free loopback port below the kernel's ephemeral range, as the cluster's
+ * targets get: nothing else takes it while its server is killed.  -1 on
+ * error. */
+int harness_stable_port(void);
+/* out = $env_name if set, else tool name next to the test binary.  0 or -1. */
+int harness_tool_path(const char *env_name, const char *name, char *out, size_t n);
+/* Have harness_stop() call stop first, before it stops its own servers and
+ * removes the temp dir.  Up to 4 functions; registering one twice is once. */
+void harness_on_stop(void (*stop)(void));
+/* Monotonic milliseconds, and a sleep that EINTR does not cut short. */
+int64_t harness_now_ms(void);
+void harness_sleep_ms(long ms);
+/* malloc'd content of path plus a terminating NUL, *len (if len) set to
+ * its length; read to EOF, so a log may grow meanwhile.  NULL with errno. */
+char *harness_read_file(const char *path, size_t *len);
 
 #endif

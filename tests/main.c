@@ -259,7 +259,8 @@ int main(void)
 	    register_tools_suite() || register_readahead_suite() ||
 	    register_client_suite() || register_redirect_suite() ||
 	    register_hostile_suite() || register_verify_suite() ||
-	    register_config_suite()) {
+	    register_config_suite() || register_objserver_suite() ||
+	    register_write_suite()) {
 		fprintf(stderr, "cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		harness_stop();

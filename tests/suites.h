@@ -29,6 +29,8 @@ int register_redirect_suite(void);
 int register_hostile_suite(void);
 int register_verify_suite(void);
 int register_config_suite(void);
+int register_objserver_suite(void);
+int register_write_suite(void);
 
 /* Register a suite from a NULL-terminated table; returns 0 or -1. */
 struct test_case {

@@ -131,9 +131,11 @@ static void test_malformed_env_timeout_is_einval(void)
 	unsetenv("AIS_READ_TIMEOUT");
 }
 
-static void test_fopen_rejects_write_modes(void)
+/* "w" and "wb" write an object (test_write.c); updating or appending
+ * cannot be done to one. */
+static void test_fopen_rejects_update_and_append_modes(void)
 {
-	static const char *modes[] = { "w", "r+", "a", "rw", "", "wb" };
+	static const char *modes[] = { "r+", "a", "rw", "", "w+", "a+" };
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(*modes); i++) {
 		errno = 0;
@@ -409,7 +411,8 @@ int register_url_suite(void)
 		{ "bad header option is EINVAL", test_bad_header_option_is_einval },
 		{ "malformed env timeout is EINVAL",
 		  test_malformed_env_timeout_is_einval },
-		{ "ais_fopen rejects write modes", test_fopen_rejects_write_modes },
+		{ "ais_fopen rejects update and append modes",
+		  test_fopen_rejects_update_and_append_modes },
 		{ "NULL stream calls are EINVAL", test_null_stream_calls_are_einval },
 		{ "s3/gs/az/oc name their provider",
 		  test_remote_backend_schemes_name_their_provider },
