@@ -107,6 +107,7 @@ static void no_threads_still_reads(void)
 
 	o.connections = 4;
 	o.part_size = 256 << 10; /* many parts, most of them queued ahead */
+	o.readahead_bytes = 64 << 20; /* whatever AIS_READAHEAD says */
 	arm("thread-create", 0, true);
 	c = ais_client_new(&o);
 	CHECK(c != NULL, "client: %s", ais_last_error());

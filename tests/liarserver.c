@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "liarserver.h"
 
 #define REQUEST_HEAD_LIMIT (16 * 1024)
@@ -150,6 +152,27 @@ static bool send_head(int fd, const char *status, const char *fmt, ...)
 
 /* Bytes [from, from + length) of a version, sent raw or as one chunk of a
  * chunked body. */
+/* XXH64 (seed 0) of the first length bytes of a version. */
+static uint64_t object_xxh64(int version, int64_t length)
+{
+	unsigned char buf[4096];
+	XXH64_state_t *st = XXH64_createState();
+	uint64_t sum;
+
+	XXH64_reset(st, 0);
+	for (int64_t at = 0; at < length; at += (int64_t)sizeof(buf)) {
+		size_t n = length - at < (int64_t)sizeof(buf) ?
+		           (size_t)(length - at) : sizeof(buf);
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = liar_byte(version, at + (int64_t)i);
+		XXH64_update(st, buf, n);
+	}
+	sum = XXH64_digest(st);
+	XXH64_freeState(st);
+	return sum;
+}
+
 static bool send_object(int fd, int version, int64_t from, int64_t length,
                         bool chunked)
 {
@@ -249,14 +272,19 @@ static void serve_range_checksum(int fd, const struct request *rq)
 		send_416(fd, "3145728");
 		return;
 	}
-	/* Not a real checksum: any value that differs from range to range. */
+	/* A range's own checksum (not a real one: any value that differs from
+	 * range to range); a reply of the whole object carries the object's
+	 * real XXH64, as an AIStore target's does. */
+	uint64_t sum = (uint64_t)from * 31 + (uint64_t)to;
+
+	if (from == 0 && to == LIAR_RANGE_CKSUM_SIZE - 1)
+		sum = object_xxh64(1, LIAR_RANGE_CKSUM_SIZE);
 	send_head(fd, rq->ranged ? "206 Partial Content" : "200 OK",
 	          "Content-Range: bytes %" PRId64 "-%" PRId64 "/%d\r\n"
 	          "Content-Length: %" PRId64 "\r\nAis-Version: 1\r\n"
 	          "Ais-Checksum-Type: xxhash2\r\n"
 	          "Ais-Checksum-Value: %016" PRIx64 "\r\n", from, to,
-	          LIAR_RANGE_CKSUM_SIZE, to - from + 1,
-	          (uint64_t)from * 31 + (uint64_t)to);
+	          LIAR_RANGE_CKSUM_SIZE, to - from + 1, sum);
 	send_object(fd, 1, from, to - from + 1, false);
 }
 
