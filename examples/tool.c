@@ -1,8 +1,9 @@
 /*
- * tool.c - what the aisfile tools share: the progress line, --version, and
- * the configuration lines of -v.
+ * tool.c - what the aisfile tools share: the progress line, --version, the
+ * configuration lines of -v, and catching an interrupt.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,4 +125,30 @@ void print_config(const char *prog, const char *url)
 		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
 			fprintf(stderr, "%s: %s\n", prog, line);
 	free(text);
+}
+
+static volatile sig_atomic_t caught_signal;
+
+static void note_signal(int sig)
+{
+	caught_signal = sig;
+}
+
+void catch_interrupts(void)
+{
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = note_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a read(2) waiting on stdin returns EINTR, so the
+	 * tool notices at once instead of at the next byte. */
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &sa, NULL);
+}
+
+int interrupted(void)
+{
+	return caught_signal;
 }

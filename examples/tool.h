@@ -1,6 +1,7 @@
 /*
- * tool.h - what the aisfile tools (aiscat, aistar) share: the progress line,
- * --version, and the configuration lines of -v.
+ * tool.h - what the aisfile tools (aiscat, aistar, aisput) share: the
+ * progress line, --version, the configuration lines of -v, and catching an
+ * interrupt so that an upload is aborted rather than cut off.
  */
 #ifndef AISFILE_EXAMPLES_TOOL_H
 #define AISFILE_EXAMPLES_TOOL_H
@@ -39,5 +40,15 @@ void print_version(const char *prog);
  * "PROG: " line each on stderr.  Nothing when it fails: ais_open() will
  * say why. */
 void print_config(const char *prog, const char *url);
+
+/*
+ * From now on SIGINT, SIGTERM and SIGHUP only set a flag (and interrupt a
+ * blocking read): a tool that writes an object checks it before each piece
+ * and before the commit, and aborts the upload, so that an interrupt stores
+ * nothing and leaves no parts on the server.
+ */
+void catch_interrupts(void);
+/* The signal caught since catch_interrupts(), or 0. */
+int interrupted(void);
 
 #endif
