@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -119,39 +118,17 @@ static int64_t file_size(int fd)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VERSION = 256 };
-	static const struct option long_options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *url, *name = "standard input";
-	bool quiet = false, verbose = false;
+	struct common_options opts;
 	struct meter progress;
-	int opt, fd = STDIN_FILENO, status = 0;
+	int fd = STDIN_FILENO, status;
 	char why[1024];
 	int64_t size;
 	ais_stream *s;
 
-	while ((opt = getopt_long(argc, argv, "hqv", long_options, NULL)) != -1) {
-		switch (opt) {
-		case 'h':
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			print_version("aisput");
-			return 0;
-		case 'q':
-			quiet = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	if ((status = parse_common_options(argc, argv, "aisput", usage, &opts)) >= 0)
+		return status;
+	status = 0;
 	if (optind != argc - 1 && optind != argc - 2) {
 		usage(stderr);
 		return 2;
@@ -168,14 +145,12 @@ int main(int argc, char **argv)
 	size = file_size(fd);
 
 	catch_interrupts();
-	meter_start(&progress, !quiet && isatty(STDERR_FILENO));
-	if (verbose)
+	meter_start(&progress, !opts.quiet && isatty(STDERR_FILENO));
+	if (opts.verbose)
 		print_config("aisput", url);
 	s = ais_create(url, NULL);
 	if (s == NULL) {
-		const char *msg = ais_last_error();
-
-		fprintf(stderr, "aisput: %s: %s\n", url, *msg ? msg : strerror(errno));
+		print_open_failure("aisput", url);
 		return 1;
 	}
 
@@ -197,7 +172,7 @@ int main(int argc, char **argv)
 		meter_clear(&progress); /* the message takes the line's place */
 	if (status != 0)
 		fprintf(stderr, "aisput: %s\n", why);
-	if (verbose)
+	if (opts.verbose)
 		print_stats(s);
 	/* Committed: ais_close only frees.  Failed: the library has aborted the
 	 * upload already, unless the input or an interrupt ended it: abort. */

@@ -573,9 +573,7 @@ int create_archive(const struct create_request *req)
 		print_config("aistar", req->url);
 	c.stream = ais_create(req->url, NULL);
 	if (c.stream == NULL) {
-		const char *msg = ais_last_error();
-
-		fprintf(stderr, "aistar: %s: %s\n", req->url, *msg ? msg : strerror(errno));
+		print_open_failure("aistar", req->url);
 		return 1;
 	}
 	rc = open_archive(&c);

@@ -2,6 +2,8 @@
  * tool.c - what the aisfile tools share: the progress line, --version, the
  * configuration lines of -v, and catching an interrupt.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,6 +111,51 @@ void meter_clear(const struct meter *m)
 {
 	if (m->enabled && m->last_shown > 0)
 		fputs("\r\033[K", stderr);
+}
+
+int parse_common_options(int argc, char **argv, const char *prog,
+                         void (*usage)(FILE *out), struct common_options *opts)
+{
+	enum { OPT_VERSION = 256 };
+	static const struct option long_options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	*opts = (struct common_options){ false, false };
+	while ((opt = getopt_long(argc, argv, "hqv", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			print_version(prog);
+			return 0;
+		case 'q':
+			opts->quiet = true;
+			break;
+		case 'v':
+			opts->verbose = true;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+void print_open_failure(const char *prog, const char *url)
+{
+	int err = errno;
+	const char *msg = ais_last_error();
+
+	if (*msg)
+		fprintf(stderr, "%s: %s\n", prog, msg);
+	else
+		fprintf(stderr, "%s: %s: %s\n", prog, url, strerror(err));
 }
 
 void print_version(const char *prog)
