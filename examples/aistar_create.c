@@ -49,6 +49,7 @@ struct creation {
 	uint64_t data_done;    /* bytes of member data archived so far */
 	int64_t data_total;    /* their sum from a first walk, or -1 */
 	bool told_slash;
+	bool abandoned;        /* failed: the archive is closed without a commit */
 	struct meter progress;
 };
 
@@ -507,6 +508,35 @@ static void print_stats(const struct creation *c)
 	        st.parts_uploaded, st.bytes_copied);
 }
 
+/*
+ * The library's write callbacks (ais_archive_write_cb and _close_cb), with
+ * a way to give up: an abandoned archive takes no more bytes, and its close
+ * callback finds an error, on which the library's discards the upload
+ * instead of committing it.  A failed run closes its archive that way
+ * rather than with archive_write_fail() and archive_write_free(), because
+ * libarchive (3.6.2) frees the block buffer of its client only in close.
+ */
+static la_ssize_t send_cb(struct archive *a, void *data,
+                                 const void *buf, size_t len)
+{
+	struct creation *c = data;
+
+	if (c->abandoned) {
+		archive_set_error(a, ECANCELED, "the archive was abandoned");
+		return ARCHIVE_FATAL;
+	}
+	return ais_archive_write_cb(a, c->stream, buf, len);
+}
+
+static int commit_cb(struct archive *a, void *data)
+{
+	struct creation *c = data;
+
+	if (c->abandoned)
+		archive_set_error(a, ECANCELED, "the archive was abandoned");
+	return ais_archive_write_close_cb(a, c->stream);
+}
+
 /* The writer, its format chosen, opened on c->stream.  0 or -1. */
 static int open_archive(struct creation *c)
 {
@@ -518,12 +548,12 @@ static int open_archive(struct creation *c)
 	archive_write_set_bytes_per_block(c->out, BLOCK_SIZE);
 	archive_write_set_bytes_in_last_block(c->out, 1);
 	/*
-	 * The library's callbacks, as ais_archive_write_open() wires them,
-	 * but no free callback: this program made the stream and reads its
-	 * counters after libarchive is done, so it closes the stream itself.
+	 * As ais_archive_write_open() wires the library's callbacks, but no
+	 * free callback: this program made the stream and reads its counters
+	 * after libarchive is done, so it closes the stream itself.
 	 */
-	if (archive_write_open2(c->out, c->stream, NULL, ais_archive_write_cb,
-	                        ais_archive_write_close_cb, NULL) != ARCHIVE_OK)
+	if (archive_write_open2(c->out, c, NULL, send_cb, commit_cb,
+	                        NULL) != ARCHIVE_OK)
 		return output_failed(c, c->req->url);
 	return 0;
 }
@@ -581,10 +611,12 @@ int create_archive(const struct create_request *req)
 		rc = archive_paths(&c);
 	if (rc == 0)
 		rc = check_interrupt(&c);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = close_archive(&c);
-	if (rc < 0 && c.out != NULL)
-		archive_write_fail(c.out); /* so that free does not close (commit) */
+	} else if (c.out != NULL) {
+		c.abandoned = true;
+		archive_write_close(c.out); /* discards the upload: commit_cb */
+	}
 	if (rc == 0)
 		progress_show(&c, true);
 	if (req->verbose)
