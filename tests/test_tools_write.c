@@ -610,6 +610,39 @@ static void test_aistar_format_options_override_the_name(void)
 	                              "from-override");
 }
 
+/* newc stores a file's data with its last name: a hard link whose other
+ * name is not archived is held back to the end, then read from its file. */
+static void test_aistar_newc_keeps_the_data_of_a_lone_hard_link(void)
+{
+	char *argv[] = { aistar(), "-c", "--format", "newc", "-C",
+	                 (char *)source_tree(), dav_url("lone-link.cpio"),
+	                 "tree/sub/hard-link.txt", "tree/sub/deeper", NULL };
+	char into[PATH_MAX], path[PATH_MAX + 32];
+	size_t len = 0;
+	struct run r = run_tool(argv);
+	char *got;
+
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_STRING_EQUAL(r.err, "");
+	run_free(&r);
+	snprintf(into, sizeof(into), "%s", new_dir("from-newc"));
+	{
+		char *extract[] = { aistar(), "-x", "-C", into,
+		                    dav_url("lone-link.cpio"), NULL };
+
+		r = run_tool(extract);
+	}
+	CU_ASSERT_EQUAL(r.status, 0);
+	run_free(&r);
+	snprintf(path, sizeof(path), "%s/tree/sub/hard-link.txt", into);
+	got = harness_read_file(path, &len);
+	CU_ASSERT_PTR_NOT_NULL(got);
+	CU_ASSERT(got && len == 12 && memcmp(got, "a few bytes\n", 12) == 0);
+	free(got);
+	snprintf(path, sizeof(path), "%s/tree/sub/deeper/note.txt", into);
+	CU_ASSERT_EQUAL(access(path, F_OK), 0);
+}
+
 /* The missing path comes after the tree: parts were out, and are aborted. */
 static void test_aistar_missing_path_stores_nothing(void)
 {
@@ -710,6 +743,8 @@ const struct test_case tools_write_tests[] = {
 	  test_aistar_stores_what_bsdtar_writes },
 	{ "aistar -c format options override the name",
 	  test_aistar_format_options_override_the_name },
+	{ "aistar -c newc keeps the data of a lone hard link",
+	  test_aistar_newc_keeps_the_data_of_a_lone_hard_link },
 	{ "aistar -c with a missing path stores nothing",
 	  test_aistar_missing_path_stores_nothing },
 	{ "aistar -c refused commit fails with the server's words",
