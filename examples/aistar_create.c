@@ -56,7 +56,8 @@ struct creation {
 /*
  * bsdtar -a's reading of a name, right to left: compression suffixes
  * (".gz"), then one format suffix (".tar") or a short form of a compressed
- * tar (".tgz").  bsdtar's tables, with ".zst" and ".tzst" added.
+ * tar (".tgz").  The tables of bsdtar 3.6.2 (tar/creation_set.c), with
+ * ".zstd" (older bsdtar's) and ".jar" added.
  */
 struct suffix {
 	const char *suffix;
