@@ -12,7 +12,6 @@
  * Exit status: 0 done, 1 open, read or write failed, 2 usage error.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -112,38 +111,16 @@ static int copy_to_stdout(ais_stream *s, struct meter *progress,
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VERSION = 256 };
-	static const struct option long_options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct common_options opts;
 	struct meter progress;
-	bool quiet = false, verbose = false;
 	char why[512];
 	const char *url;
 	ais_stream *s;
-	int opt, status = 0;
+	int status;
 
-	while ((opt = getopt_long(argc, argv, "hqv", long_options, NULL)) != -1) {
-		switch (opt) {
-		case 'h':
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			print_version("aiscat");
-			return 0;
-		case 'q':
-			quiet = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	if ((status = parse_common_options(argc, argv, "aiscat", usage, &opts)) >= 0)
+		return status;
+	status = 0;
 	if (optind != argc - 1) {
 		usage(stderr);
 		return 2;
@@ -155,20 +132,13 @@ int main(int argc, char **argv)
 
 	/* When the data itself goes to the terminal, a progress line would be
 	 * drawn over it, so show one only when stdout goes elsewhere. */
-	meter_start(&progress, !quiet && isatty(STDERR_FILENO) &&
+	meter_start(&progress, !opts.quiet && isatty(STDERR_FILENO) &&
 	            !isatty(STDOUT_FILENO));
-	if (verbose)
+	if (opts.verbose)
 		print_config("aiscat", url);
 	s = ais_open(url, NULL);
 	if (s == NULL) {
-		int err = errno;
-		const char *msg = ais_last_error();
-
-		/* The library's message already names the URL. */
-		if (*msg)
-			fprintf(stderr, "aiscat: %s\n", msg);
-		else
-			fprintf(stderr, "aiscat: %s: %s\n", url, strerror(err));
+		print_open_failure("aiscat", url);
 		return 1;
 	}
 
@@ -177,7 +147,7 @@ int main(int argc, char **argv)
 	progress_show(&progress, s, true); /* before the error, which goes below it */
 	if (status != 0)
 		fprintf(stderr, "aiscat: %s\n", why);
-	if (verbose)
+	if (opts.verbose)
 		print_stats(s);
 	ais_close(s);
 	return status;

@@ -1,15 +1,19 @@
 /*
- * aistar - list or extract an archive in a remote object store.
+ * aistar - list, extract or create an archive in a remote object store.
  *
  *     aistar [-h] [-v] [--version] (-t | -x) [-C DIR] URL [MEMBER...]
+ *     aistar [-h] [-v] [--version] -c [-C DIR] [--format FMT]
+ *            [-z | -j | -J | --zstd] URL PATH...
  *
  * The example of the libarchive shim: libarchive reads straight from the
  * buffers the transport filled (ais_archive_read), and the members it skips
  * become Range requests (ais_archive_skip, ais_archive_seek), so listing a
  * tar of large files, or pulling one member out of a zip, does not download
  * the whole object.  Any format and filter libarchive knows is accepted.
+ * -c writes an archive into the store instead (aistar_create.c).
  *
- * Exit status: 0 done, 1 something failed or a MEMBER was not found, 2 usage.
+ * Exit status: 0 done, 1 something failed or a MEMBER was not found (-c:
+ * nothing was stored), 2 usage, 128+N interrupted by signal N (-c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +29,7 @@
 #include <aisfile.h>
 #include <aisfile_archive.h>
 
+#include "aistar.h"
 #include "tool.h"
 
 /* Refuse to write outside DIR: no "..", no absolute paths, no writing
@@ -48,13 +53,23 @@ struct job {
 static void usage(FILE *out)
 {
 	fputs("usage: aistar [-h] [-v] [--version] (-t | -x) [-C DIR] URL [MEMBER...]\n"
+	      "       aistar [-h] [-v] [--version] -c [-C DIR] [--format FMT]\n"
+	      "              [-z | -j | -J | --zstd] URL PATH...\n"
 	      "List (-t) or extract (-x) the archive at URL (http://, https://,\n"
 	      "ais://BUCKET/OBJECT); with MEMBERs, only the entries of exactly those paths.\n"
-	      "  -C DIR      extract into DIR, which must exist (default: .)\n"
-	      "  -h, --help  show this help and exit\n"
-	      "  -v          print where each setting came from, and the stream's\n"
-	      "              counters at the end, to stderr\n"
-	      "  --version   print the version and exit\n",
+	      "Create (-c) an archive of PATHs at URL, the format from its name as bsdtar -a\n"
+	      "tells it (.tar, .tar.gz, .tgz, .tar.zst, .zip, .cpio, ...; else tar); the\n"
+	      "object appears whole or not at all.\n"
+	      "  -C DIR        extract into DIR, or archive PATHs relative to DIR; it must\n"
+	      "                exist (default: .)\n"
+	      "  --format FMT  -c: libarchive's format FMT (pax, paxr, ustar, gnutar, zip,\n"
+	      "                cpio, newc, 7zip, ...) instead of the name's\n"
+	      "  -z, -j, -J, --zstd\n"
+	      "                -c: compress with gzip, bzip2, xz, zstd instead of the name's\n"
+	      "  -h, --help    show this help and exit\n"
+	      "  -v            print where each setting came from, each member created\n"
+	      "                (-c), and the stream's counters at the end, to stderr\n"
+	      "  --version     print the version and exit\n",
 	      out);
 }
 
@@ -222,18 +237,21 @@ static void print_stats(struct job *job)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VERSION = 256 };
+	enum { OPT_VERSION = 256, OPT_FORMAT, OPT_ZSTD };
 	static const struct option long_options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "zstd", no_argument, NULL, OPT_ZSTD },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct create_request create = { 0 };
 	struct job job = { 0 };
 	const char *dir = ".", *url;
 	bool verbose = false, found[argc]; /* one per argument: no malloc to fail */
 	int opt, mode = 0, status;
 
-	while ((opt = getopt_long(argc, argv, "hvtxC:", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hvtxcC:zjJ", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout);
@@ -246,6 +264,7 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 		case 'x':
+		case 'c':
 			if (mode != 0 && mode != opt) {
 				usage(stderr);
 				return 2;
@@ -255,25 +274,51 @@ int main(int argc, char **argv)
 		case 'C':
 			dir = optarg;
 			break;
+		case OPT_FORMAT:
+			create.format = optarg;
+			break;
+		case 'z':
+			create.filter = "gzip";
+			break;
+		case 'j':
+			create.filter = "bzip2";
+			break;
+		case 'J':
+			create.filter = "xz";
+			break;
+		case OPT_ZSTD:
+			create.filter = "zstd";
+			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (mode == 0 || optind >= argc) {
+	/* -c needs a PATH; the format options mean nothing to -t and -x. */
+	if (mode == 0 || optind >= argc ||
+	    (mode == 'c' && optind + 1 >= argc) ||
+	    (mode != 'c' && (create.format || create.filter))) {
 		usage(stderr);
 		return 2;
 	}
 	url = argv[optind];
-	job.names = argv + optind + 1;
-	job.name_count = argc - optind - 1;
-	job.found = memset(found, 0, sizeof(found));
 	/* Entry paths are relative, so the disk writer puts them under the
-	 * working directory.  Fail here, before any byte is fetched. */
-	if (mode == 'x' && chdir(dir) < 0) {
+	 * working directory, and -c names PATHs from it.  Fail here, before
+	 * any byte is fetched or sent. */
+	if (mode != 't' && chdir(dir) < 0) {
 		fprintf(stderr, "aistar: %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
+	if (mode == 'c') {
+		create.url = url;
+		create.paths = argv + optind + 1;
+		create.path_count = argc - optind - 1;
+		create.verbose = verbose;
+		return create_archive(&create);
+	}
+	job.names = argv + optind + 1;
+	job.name_count = argc - optind - 1;
+	job.found = memset(found, 0, sizeof(found));
 
 	meter_start(&job.progress, isatty(STDERR_FILENO) &&
 		    (mode == 'x' || !isatty(STDOUT_FILENO)));

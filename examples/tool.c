@@ -1,8 +1,11 @@
 /*
- * tool.c - what the aisfile tools share: the progress line, --version, and
- * the configuration lines of -v.
+ * tool.c - what the aisfile tools share: the progress line, --version, the
+ * configuration lines of -v, and catching an interrupt.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +113,51 @@ void meter_clear(const struct meter *m)
 		fputs("\r\033[K", stderr);
 }
 
+int parse_common_options(int argc, char **argv, const char *prog,
+                         void (*usage)(FILE *out), struct common_options *opts)
+{
+	enum { OPT_VERSION = 256 };
+	static const struct option long_options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	*opts = (struct common_options){ false, false };
+	while ((opt = getopt_long(argc, argv, "hqv", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			print_version(prog);
+			return 0;
+		case 'q':
+			opts->quiet = true;
+			break;
+		case 'v':
+			opts->verbose = true;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+void print_open_failure(const char *prog, const char *url)
+{
+	int err = errno;
+	const char *msg = ais_last_error();
+
+	if (*msg)
+		fprintf(stderr, "%s: %s\n", prog, msg);
+	else
+		fprintf(stderr, "%s: %s: %s\n", prog, url, strerror(err));
+}
+
 void print_version(const char *prog)
 {
 	printf("%s (aisfile) %s\n", prog, ais_version());
@@ -124,4 +172,30 @@ void print_config(const char *prog, const char *url)
 		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
 			fprintf(stderr, "%s: %s\n", prog, line);
 	free(text);
+}
+
+static volatile sig_atomic_t caught_signal;
+
+static void note_signal(int sig)
+{
+	caught_signal = sig;
+}
+
+void catch_interrupts(void)
+{
+	static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = note_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a read(2) waiting on stdin returns EINTR, so the
+	 * tool notices at once instead of at the next byte. */
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &sa, NULL);
+}
+
+int interrupted(void)
+{
+	return caught_signal;
 }

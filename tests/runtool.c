@@ -1,7 +1,8 @@
 /*
- * runtool.c - run the example tools (examples/aiscat, examples/aistar) as a
- * user would, with stdout and stderr captured, or with stderr on a
- * terminal (a pseudo-terminal the test reads).
+ * runtool.c - run the example tools (examples/aiscat, examples/aistar,
+ * examples/aisput) as a user would, with stdout and stderr captured, with
+ * stderr on a terminal (a pseudo-terminal the test reads), or with stdin
+ * fed from a pipe the test writes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,9 +57,10 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* Spawn argv with stdin from /dev/null, stdout to DIR/tool.out and stderr
- * to err_fd, or to DIR/tool.err when err_fd < 0.  Returns the pid or -1. */
-static pid_t spawn_tool(char *const argv[], int err_fd)
+/* Spawn argv with stdin from in_fd, or /dev/null when in_fd < 0, stdout to
+ * DIR/tool.out and stderr to err_fd, or to DIR/tool.err when err_fd < 0.
+ * Returns the pid or -1. */
+static pid_t spawn_tool(char *const argv[], int in_fd, int err_fd)
 {
 	char out[PATH_MAX], err[PATH_MAX];
 	posix_spawn_file_actions_t fa;
@@ -68,7 +70,10 @@ static pid_t spawn_tool(char *const argv[], int err_fd)
 	snprintf(out, sizeof(out), "%s/tool.out", harness_dir());
 	snprintf(err, sizeof(err), "%s/tool.err", harness_dir());
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (in_fd < 0)
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	else
+		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (err_fd < 0)
 		posix_spawn_file_actions_addopen(&fa, 2, err,
@@ -99,12 +104,71 @@ static char *tool_file(const char *name)
 
 struct run run_tool(char *const argv[])
 {
+	return finish_tool(spawn_tool(argv, -1, -1));
+}
+
+pid_t start_tool_fed(char *const argv[], int *feed)
+{
+	int fds[2];
+	pid_t pid;
+
+	*feed = -1;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	pid = spawn_tool(argv, fds[0], -1);
+	close(fds[0]);
+	if (pid < 0)
+		close(fds[1]);
+	else
+		*feed = fds[1];
+	return pid;
+}
+
+int feed_tool(int feed, const void *data, size_t len)
+{
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+	const char *p = data;
+	int rc = 0;
+
+	/* A tool that exits early must fail the write, not kill the suite. */
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGPIPE, &ignore, &old);
+	while (len > 0) {
+		ssize_t n = write(feed, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -1;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	sigaction(SIGPIPE, &old, NULL);
+	return rc;
+}
+
+struct run finish_tool(pid_t pid)
+{
 	struct run r;
 
-	r.status = exit_status(spawn_tool(argv, -1));
+	r.status = exit_status(pid);
 	r.out = tool_file("tool.out");
 	r.err = tool_file("tool.err");
 	return r;
+}
+
+struct run run_tool_fed(char *const argv[], const void *data, size_t len)
+{
+	int feed;
+	pid_t pid = start_tool_fed(argv, &feed);
+
+	if (pid >= 0) {
+		feed_tool(feed, data, len);
+		close(feed);
+	}
+	return finish_tool(pid);
 }
 
 /* What the terminal showed, read until the tool closed it. */
@@ -133,7 +197,7 @@ struct run run_tool_on_terminal(char *const argv[])
 	    (name = ptsname(master)))
 		slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave >= 0) {
-		pid_t pid = spawn_tool(argv, slave);
+		pid_t pid = spawn_tool(argv, -1, slave);
 
 		/* Only the tool holds the terminal now: reading ends (EIO) when
 		 * it exits. */

@@ -38,6 +38,9 @@ struct test_case {
 	void (*fn)(void);
 };
 int add_suite(const char *name, const struct test_case *tests);
+/* The tests of the tools that write (test_tools_write.c), which run in the
+ * example tools suite. */
+extern const struct test_case tools_write_tests[];
 /* The same, with an init run before the suite (0 = ready; else the suite's
  * tests are reported as failed). */
 int add_suite_with_init(const char *name, int (*init)(void),
@@ -101,6 +104,16 @@ struct run {
 struct run run_tool(char *const argv[]);
 /* The same with stderr on a pseudo-terminal: err is what it showed. */
 struct run run_tool_on_terminal(char *const argv[]);
+/* The same with stdin from a pipe fed data, then closed. */
+struct run run_tool_fed(char *const argv[], const void *data, size_t len);
+/* In steps: start argv with stdin from a pipe whose writing end is *feed
+ * (close it for the end of input); the pid, or -1 with *feed -1. */
+pid_t start_tool_fed(char *const argv[], int *feed);
+/* Write all of data to feed (blocking while the tool does not read); 0, or
+ * -1 when the tool closed its end. */
+int feed_tool(int feed, const void *data, size_t len);
+/* Wait for a tool start_tool_fed() started and collect what it printed. */
+struct run finish_tool(pid_t pid);
 void run_free(struct run *r);
 
 #endif

@@ -2,7 +2,8 @@
  * test_tools.c - examples/aiscat and examples/aistar as commands: -h,
  * --version, exit status, errors on stderr, quiet when not on a terminal and
  * a progress line when on one, listing, extraction and extraction of named
- * members.
+ * members.  The tools that write (aisput, aistar -c) are in
+ * test_tools_write.c, in the same suite.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -199,6 +200,7 @@ static void test_tools_print_their_version(void)
 {
 	char *cat[] = { aiscat(), "--version", NULL };
 	char *tar[] = { aistar(), "--version", NULL };
+	char *put[] = { (char *)tool_path("aisput"), "--version", NULL };
 	char want[128];
 	struct run r = run_tool(cat);
 
@@ -209,6 +211,11 @@ static void test_tools_print_their_version(void)
 	r = run_tool(tar);
 	CU_ASSERT_EQUAL(r.status, 0);
 	snprintf(want, sizeof(want), "aistar (aisfile) %s\n", ais_version());
+	CU_ASSERT_STRING_EQUAL(r.out, want);
+	run_free(&r);
+	r = run_tool(put);
+	CU_ASSERT_EQUAL(r.status, 0);
+	snprintf(want, sizeof(want), "aisput (aisfile) %s\n", ais_version());
 	CU_ASSERT_STRING_EQUAL(r.out, want);
 	run_free(&r);
 }
@@ -280,5 +287,13 @@ int register_tools_suite(void)
 		{ NULL, NULL },
 	};
 
-	return add_suite("example tools", tests);
+	CU_pSuite suite;
+
+	if (add_suite("example tools", tests) < 0 ||
+	    !(suite = CU_get_suite("example tools")))
+		return -1;
+	for (const struct test_case *t = tools_write_tests; t->name; t++)
+		if (!CU_add_test(suite, t->name, t->fn))
+			return -1;
+	return 0;
 }

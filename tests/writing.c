@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 
 #include "aisfile_archive.h"
+#include "objharness.h"
 #include "writing.h"
 
 /* One 64-bit word of the pattern per 8 bytes (splitmix64 of its index). */
@@ -185,4 +186,30 @@ int archive_has_members(const char *url, int n, size_t size)
 	archive_read_free(a);
 	free(buf);
 	return ok && rc == ARCHIVE_EOF && seen == n;
+}
+
+int stored_matches_pattern(const char *bucket, const char *name,
+                           uint64_t size, unsigned seed)
+{
+	size_t len = 0;
+	unsigned char *got = objsrv_read_object(bucket, name, &len);
+	int same = got && len == size && pattern_matches(got, len, 0, seed);
+
+	if (!same)
+		fprintf(stderr, "\n  %s/%s: %s\n", bucket, name,
+		        !got ? strerror(errno) : len != size ? "wrong size" :
+		        "wrong bytes");
+	free(got);
+	return same;
+}
+
+int not_stored(const char *bucket, const char *name)
+{
+	size_t len;
+	unsigned char *got;
+
+	errno = 0;
+	got = objsrv_read_object(bucket, name, &len);
+	free(got);
+	return got == NULL && errno == ENOENT;
 }

@@ -36,6 +36,13 @@ int write_members(struct archive *a, int n, size_t size);
  * through ais_archive_open. */
 int archive_has_members(const char *url, int n, size_t size);
 
+/* Whether the object server's store holds bucket/name, read from disk,
+ * as exactly size bytes of the pattern of seed (else why on stderr). */
+int stored_matches_pattern(const char *bucket, const char *name,
+                           uint64_t size, unsigned seed);
+/* Whether the store holds no bucket/name (ENOENT, not another error). */
+int not_stored(const char *bucket, const char *name);
+
 /* The multipart tests (test_write_mpt.c), which run in the writing suite. */
 extern const struct test_case write_mpt_tests[];
 
