@@ -69,9 +69,16 @@ AIS_EXPORT int ais_archive_open(struct archive *a, const char *url,
  *                         ais_archive_write_free_cb);
  *
  * libarchive owns the stream afterwards.  archive_write_close() (or
- * archive_write_free(), which closes) commits the object: its return says
- * whether the object is in the store, with the reason in
- * archive_error_string(a).  When libarchive failed before its close
+ * archive_write_free(), which closes) commits the object.  Check the
+ * commit with archive_errno(a) after archive_write_close(), not with its
+ * return alone: libarchive (3.6.2, and its master as of 2026) ignores
+ * what the close callback returns, so a close whose commit failed still
+ * returns ARCHIVE_OK.  archive_write_close() clears the archive's error on
+ * entry, so archive_errno(a) != 0 after it means the object is not in the
+ * store, and archive_error_string(a) says why:
+ *
+ *     if (archive_write_close(a) != ARCHIVE_OK || archive_errno(a) != 0)
+ *         errx(1, "upload: %s", archive_error_string(a));  When libarchive failed before its close
  * callback (opening a filter, a fatal error of its own or of the upload),
  * the upload is aborted instead and no object appears; so is it when
  * archive_write_free() follows a fatal error without a close.  The write

@@ -624,6 +624,27 @@ static void test_libarchive_failure_before_close_aborts(void)
 	CU_ASSERT_FALSE(dav_exists("w-never.tar"));
 }
 
+/* libarchive ignores what its close callback returns (3.6.2 and later):
+ * archive_write_close() says ARCHIVE_OK even when the commit failed.  The
+ * failure is in archive_errno() and archive_error_string() afterwards,
+ * which archive_write_close() clears on entry, as the header says. */
+static void test_libarchive_commit_failure_is_in_archive_errno(void)
+{
+	struct archive *a = archive_write_new();
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	archive_write_set_format_pax_restricted(a);
+	CU_ASSERT_EQUAL_FATAL(ais_archive_write_open(a, url_of("/forbidden"),
+	                                             NULL), ARCHIVE_OK);
+	CU_ASSERT_EQUAL(write_members(a, 2, 1000), 0); /* one PUT, at commit */
+	archive_write_close(a);
+	CU_ASSERT_EQUAL(archive_errno(a), EACCES);
+	CU_ASSERT_PTR_NOT_NULL(archive_error_string(a));
+	if (archive_error_string(a))
+		CU_ASSERT_PTR_NOT_NULL(strstr(archive_error_string(a), "403"));
+	archive_write_free(a);
+}
+
 int register_write_suite(void)
 {
 	static const struct test_case tests[] = {
@@ -667,6 +688,8 @@ int register_write_suite(void)
 		{ "libarchive writes a pax tar", test_libarchive_writes_a_pax_tar },
 		{ "a libarchive failure before close aborts",
 		  test_libarchive_failure_before_close_aborts },
+		{ "a failed commit is in archive_errno after the close",
+		  test_libarchive_commit_failure_is_in_archive_errno },
 		{ NULL, NULL },
 	};
 
