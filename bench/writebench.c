@@ -607,6 +607,25 @@ static void measure_throttled(struct series *results)
 				     wb.throttled_bytes, &results[c], rep);
 }
 
+/* The parts alone, without the commit that both wait for at the end: the
+ * rates before fclose of a with a_connections and b with b_connections, as
+ * a figure without a goal. */
+static void print_before_close(const char *scope, const struct series *a, int a_connections,
+			       const struct series *b, int b_connections)
+{
+	uint64_t part = throttled_part_size();
+	double rate_a = median_mbps_before_close(a, wb.throttled_bytes, (uint64_t)(a_connections + 1) * part);
+	double rate_b = median_mbps_before_close(b, wb.throttled_bytes, (uint64_t)(b_connections + 1) * part);
+	char what[96], value[32];
+
+	printf("  before fclose: connections=%d at least %.1f MB/s, connections=%d at least %.1f "
+	       "MB/s\n", a_connections, rate_a, b_connections, rate_b);
+	snprintf(what, sizeof(what), "the same, parts before fclose (no goal)");
+	snprintf(value, sizeof(value), isnan(rate_a / rate_b) ? "n/a" : "%.2f", rate_a / rate_b);
+	printf("  %-44s %8s\n", what, value);
+	bench_add_verdict(scope, what, value, "-", "-");
+}
+
 static void report_throttled(const struct series *results)
 {
 	char size[32], part[32], scope[96];
@@ -623,6 +642,7 @@ static void report_throttled(const struct series *results)
 	bench_report(scope, "connections=4 / connections=1",
 		     median_mbps(&results[T_C4], wb.throttled_bytes) /
 		     median_mbps(&results[T_C1], wb.throttled_bytes), "%.2f", GOAL_THROTTLED, false);
+	print_before_close(scope, &results[T_C4], 4, &results[T_C1], 1);
 	fflush(stdout);
 }
 
