@@ -11,26 +11,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "benchutil.h"
 
 #define NGINX_READY_TIMEOUT_MS 10000
-#define NGINX_STOP_TIMEOUT_MS 5000
 #define NGINX_BIND_ATTEMPTS 5
 #define PROBE_TIMEOUT_MS 200
 #define POLL_INTERVAL_MS 20
-#define MAX_SERVERS 8
-
-/* Every nginx started, for the cleanup; read by the signal handlers. */
-static struct bench_nginx *servers[MAX_SERVERS];
 
 static int free_port(void)
 {
@@ -104,51 +97,14 @@ static void spawn_nginx(struct bench_nginx *n)
 	char prefix[PATH_MAX + 1];
 	char *argv[] = { (char *)bench_ctx.nginx_binary, "-p", prefix, "-e", n->error_log,
 			 "-c", n->conf, NULL };
-	int out = open(n->out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	pid_t pid;
 
-	if (out < 0)
-		bench_die("create %s: %s", n->out, strerror(errno));
 	snprintf(prefix, sizeof(prefix), "%s/", bench_ctx.workdir);
-	pid = bench_fork_child(&n->pid);
-	if (pid == 0) {
-		dup2(out, STDOUT_FILENO);
-		dup2(out, STDERR_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(out);
-	if (pid < 0)
-		bench_die("fork: %s", strerror(errno));
+	bench_spawn_server(&n->pid, argv, n->out);
 }
 
 bool bench_nginx_answers(const struct bench_nginx *n)
 {
-	static const char request[] = "GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)n->port) };
-	struct timeval timeout = { 0, PROBE_TIMEOUT_MS * 1000 };
-	char reply[16] = "";
-	size_t got = 0;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return false;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(request) - 1)) {
-		while (got < 12) {
-			ssize_t r = recv(fd, reply + got, sizeof(reply) - 1 - got, 0);
-
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-	}
-	close(fd);
-	reply[got] = '\0';
-	return got >= 12 && strncmp(reply, "HTTP/1.", 7) == 0 && strncmp(reply + 8, " 200", 4) == 0;
+	return bench_http_request(n->port, "GET", "/ready", PROBE_TIMEOUT_MS, NULL, 0) == 200;
 }
 
 enum nginx_outcome { NGINX_READY, NGINX_PORT_TAKEN, NGINX_FAILED };
@@ -183,19 +139,6 @@ static enum nginx_outcome wait_for_nginx(struct bench_nginx *n)
 	}
 }
 
-static void register_server(struct bench_nginx *n)
-{
-	for (size_t i = 0; i < MAX_SERVERS; i++) {
-		if (servers[i] == n)
-			return;
-		if (servers[i] == NULL) {
-			servers[i] = n;
-			return;
-		}
-	}
-	bench_die("more than %d nginx servers", MAX_SERVERS);
-}
-
 void bench_nginx_start(struct bench_nginx *n, const char *name,
 		       bench_nginx_servers write_servers, void *arg)
 {
@@ -205,7 +148,6 @@ void bench_nginx_start(struct bench_nginx *n, const char *name,
 		bench_die("nginx %s: %s (install nginx, or set NGINX)", bench_ctx.nginx_binary,
 			  strerror(errno));
 	nginx_paths(n, name);
-	register_server(n);
 	for (int attempt = 0; attempt < NGINX_BIND_ATTEMPTS; attempt++) {
 		n->port = free_port();
 		if (n->port < 0)
@@ -233,38 +175,9 @@ void bench_nginx_start(struct bench_nginx *n, const char *name,
 		  NGINX_BIND_ATTEMPTS);
 }
 
-void bench_nginx_stop_all(void)
-{
-	for (size_t i = 0; i < MAX_SERVERS; i++)
-		if (servers[i])
-			bench_nginx_stop(servers[i]);
-}
-
-void bench_nginx_kill_all(void)
-{
-	for (size_t i = 0; i < MAX_SERVERS; i++)
-		if (servers[i] && servers[i]->pid > 0)
-			kill(servers[i]->pid, SIGKILL);
-}
-
 void bench_nginx_stop(struct bench_nginx *n)
 {
-	pid_t pid = n->pid;
-	double deadline = bench_now() + NGINX_STOP_TIMEOUT_MS / 1000.0;
-	int status;
-
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (bench_now() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			break;
-		}
-		bench_sleep_ms(POLL_INTERVAL_MS);
-	}
-	n->pid = 0;
+	bench_terminate(&n->pid);
 }
 
 static int compare_u64(const void *a, const void *b)

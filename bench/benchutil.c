@@ -34,6 +34,9 @@
 #include "benchutil.h"
 
 #define GENERATE_BLOCK_SIZE MIB
+#define MAX_SERVERS 16
+#define SERVER_STOP_TIMEOUT_MS 5000
+#define POLL_INTERVAL_MS 20
 /* Every member gets this mtime: runs are comparable byte for byte. */
 #define MEMBER_MTIME ((time_t)1700000000)
 
@@ -43,6 +46,7 @@ struct bench_context bench_ctx;
 /* Read by the signal handlers; written only by the main thread. */
 static volatile pid_t running_child;
 static volatile sig_atomic_t child_timed_out;
+static volatile pid_t *servers[MAX_SERVERS];
 
 static struct {
 	struct {
@@ -221,6 +225,76 @@ int bench_remove_tree(const char *dir, bool keep_root, uint64_t *files, uint64_t
 	return rc < 0 ? bench_fail("remove %s: %s", dir, strerror(errno)) : 0;
 }
 
+/* ---- servers ---------------------------------------------------------------- */
+
+void bench_register_server(volatile pid_t *pid)
+{
+	for (size_t i = 0; i < MAX_SERVERS; i++) {
+		if (servers[i] == pid)
+			return;
+		if (servers[i] == NULL) {
+			servers[i] = pid;
+			return;
+		}
+	}
+	bench_die("more than %d servers", MAX_SERVERS);
+}
+
+void bench_spawn_server(volatile pid_t *record, char *const argv[], const char *out_path)
+{
+	int out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	pid_t pid;
+
+	if (out < 0)
+		bench_die("create %s: %s", out_path, strerror(errno));
+	bench_register_server(record);
+	pid = bench_fork_child(record);
+	if (pid == 0) {
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(out);
+	if (pid < 0)
+		bench_die("fork: %s", strerror(errno));
+}
+
+void bench_terminate(volatile pid_t *record)
+{
+	double deadline = bench_now() + SERVER_STOP_TIMEOUT_MS / 1000.0;
+	pid_t pid = *record;
+	int status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (bench_now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		bench_sleep_ms(POLL_INTERVAL_MS);
+	}
+	*record = 0;
+}
+
+void bench_stop_servers(void)
+{
+	for (size_t i = 0; i < MAX_SERVERS; i++)
+		if (servers[i])
+			bench_terminate(servers[i]);
+}
+
+/* From a signal handler: async-signal-safe. */
+static void kill_servers(void)
+{
+	for (size_t i = 0; i < MAX_SERVERS; i++)
+		if (servers[i] && *servers[i] > 0)
+			kill(*servers[i], SIGKILL);
+}
+
 /* ---- cleanup and signals -------------------------------------------------- */
 
 static void cleanup_at_exit(void)
@@ -228,7 +302,7 @@ static void cleanup_at_exit(void)
 	/* A forked child that exits owns neither nginx nor the work dir. */
 	if (getpid() != bench_ctx.main_pid)
 		return;
-	bench_nginx_stop_all();
+	bench_stop_servers();
 	if (bench_ctx.workdir[0]) {
 		bench_remove_tree(bench_ctx.workdir, false, NULL, NULL);
 		bench_ctx.workdir[0] = '\0';
@@ -248,7 +322,7 @@ static void emergency_cleanup(void)
 
 	if (running_child > 0)
 		kill(-running_child, SIGKILL);
-	bench_nginx_kill_all();
+	kill_servers();
 	if (!bench_ctx.workdir[0])
 		return;
 	pid = fork();

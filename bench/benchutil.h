@@ -1,13 +1,16 @@
 /*
- * benchutil.h - what the aisfile benchmarks (aisbench, enginebench) share:
- * a work dir on tmpfs that goes away on exit and on signals, Debian's nginx
- * on free 127.0.0.1 ports, subprocesses and forked children with a
- * watchdog, generated objects, and the value/goal summary.
+ * benchutil.h - what the aisfile benchmarks (aisbench, enginebench,
+ * writebench) share: a work dir on tmpfs that goes away on exit and on
+ * signals, Debian's nginx on free 127.0.0.1 ports, this project's test
+ * servers, subprocesses and forked children with a watchdog, generated
+ * objects, and the value/goal summary.
  *
- * benchutil.c holds all but the nginx part, which is in benchnginx.c.
+ * benchutil.c holds all but the nginx part, which is in benchnginx.c, and
+ * the project's own test servers, in benchserver.c.
  * One benchmark per process; the main thread alone calls these.  Every
  * failure is printed as "PROGRAM: ..." on stderr; bench_die() exits, and
- * the atexit handler stops every nginx and removes the work dir.
+ * the atexit handler stops every nginx and test server and removes the
+ * work dir.
  */
 #ifndef BENCHUTIL_H
 #define BENCHUTIL_H
@@ -146,6 +149,20 @@ int bench_run_in_child(const char *name, int (*fn)(void *arg, void *report), voi
  */
 pid_t bench_fork_child(volatile pid_t *record);
 
+/* Servers (nginx, the test servers) are registered when started: the exit
+ * cleanup stops each, a fatal signal kills each.  pid is the server's
+ * record, 0 while it is not running. */
+void bench_register_server(volatile pid_t *pid);
+/* Register *record and start argv[0] with argv as a child of the bench
+ * (bench_fork_child), its stdout and stderr appended to out_path; dies if
+ * it cannot be started. */
+void bench_spawn_server(volatile pid_t *record, char *const argv[], const char *out_path);
+/* SIGTERM, a bounded wait, then SIGKILL, and reap; *pid becomes 0.
+ * Nothing if *pid <= 0. */
+void bench_terminate(volatile pid_t *pid);
+/* bench_terminate() every registered server. */
+void bench_stop_servers(void);
+
 /* The watchdog: a child of bench_run_child() or bench_run_in_child() still
  * running seconds from now is killed, and its run fails.  0 disarms it. */
 void bench_watchdog(unsigned seconds);
@@ -176,12 +193,8 @@ typedef void (*bench_nginx_servers)(FILE *f, const struct bench_nginx *n, void *
  * (bounded) until GET /ready answers 200; dies on failure. */
 void bench_nginx_start(struct bench_nginx *n, const char *name,
 		       bench_nginx_servers write_servers, void *arg);
-/* SIGTERM, a bounded wait, then SIGKILL; nothing if it is not running. */
+/* bench_terminate() it. */
 void bench_nginx_stop(struct bench_nginx *n);
-/* Stop every nginx started (the exit cleanup); SIGKILL them all (from a
- * signal handler: async-signal-safe). */
-void bench_nginx_stop_all(void);
-void bench_nginx_kill_all(void);
 /* true if GET /ready on n answers 200 (one try, a short timeout).  nginx
  * runs one event loop, so an answer also means it is done with every
  * connection that closed before this call. */
@@ -202,6 +215,36 @@ off_t bench_nginx_log_mark(const struct bench_nginx *n);
 /* Count from mark to the end, once nginx has answered a probe (so it has
  * logged every request whose connection closed before); 0, or -1. */
 int bench_nginx_log_count(const struct bench_nginx *n, off_t mark, struct bench_log_counts *out);
+
+/* ---- this project's test servers, HTTP (benchserver.c) ------------------- */
+
+/*
+ * method path to 127.0.0.1:port (HTTP/1.1, no body, Connection: close), one
+ * try, each socket operation bounded by timeout_ms.  Returns the status, or
+ * -1 without an answer; body (may be NULL) gets up to n-1 bytes of the
+ * reply's body, NUL-terminated.
+ */
+int bench_http_request(int port, const char *method, const char *path, long timeout_ms,
+		       char *body, size_t n);
+
+/* out (PATH_MAX) = $env_var if set, else target ("tests/objserver") in the
+ * build tree this program runs from; dies saying how to build it. */
+void bench_find_program(char *out, const char *env_var, const char *target);
+
+/* A server that prints the port it listens on as the first line of stdout
+ * once it listens (tests/objserver, tests/faultproxy). */
+struct bench_server {
+	char name[32];
+	char out[PATH_MAX]; /* its stdout and stderr, in the work dir */
+	int port;           /* on 127.0.0.1 */
+	volatile pid_t pid;
+};
+
+/* Run argv[0] with argv (a child that dies with the bench) and wait,
+ * bounded, until it printed its port; dies on failure. */
+void bench_server_start(struct bench_server *s, const char *name, char *const argv[]);
+/* bench_terminate() it. */
+void bench_server_stop(struct bench_server *s);
 
 /* ---- reporting -------------------------------------------------------------- */
 

@@ -1015,7 +1015,7 @@ int main(int argc, char **argv)
 	phase_zip();
 	phase_streams();
 
-	bench_nginx_stop_all();
+	bench_stop_servers();
 	print_markdown(versions);
 	fprintf(stderr, "enginebench: done in %.0f s%s\n", bench_now() - start,
 		bench_ctx.any_failed ? "; some phases FAILED (see above)" : "");
