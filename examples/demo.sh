@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # demo.sh - see aisfile survive a connection that keeps breaking.
 #
-#     sudo examples/demo.sh
+#     examples/demo.sh
 #
 # On a fresh Debian 12 machine: installs the build dependencies (skipped when
-# they are all present), builds the library, serves a ~120 MiB tar shard with a
+# they are all present; as root directly, else through sudo, which asks for
+# the user's password), builds the library as the user who runs it (so that
+# `make check` afterwards can write to the tree), serves a ~120 MiB tar shard with a
 # private nginx on 127.0.0.1, and puts tests/faultproxy in front of it so that
 # every connection is cut after 8,000,000 bytes.  Plain curl | bsdtar fails on
 # that link; examples/aistar resumes with Range requests and extracts every
@@ -30,10 +32,16 @@ for pkg in "${PACKAGES[@]}"; do
 	[[ $status == ii* ]] || missing+=("$pkg")
 done
 if ((${#missing[@]} > 0)); then
-	((EUID == 0)) || die "missing packages: ${missing[*]}; run me with sudo to install them"
+	as_root=()
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null ||
+			die "missing packages: ${missing[*]}; install them as root: apt-get install ${missing[*]}"
+		as_root=(sudo)
+	fi
 	say "Installing ${missing[*]}"
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+	"${as_root[@]}" apt-get update
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends "${PACKAGES[@]}"
 else
 	say "All build dependencies are installed"
 fi
