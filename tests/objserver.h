@@ -230,7 +230,7 @@ typedef void choose_bytes_fn(void *arg, uint64_t size, uint64_t *from, uint64_t 
 struct store_temp {
 	int fd;
 	char path[PATH_MAX];
-	void *hash;          /* XXH64_state_t */
+	void *hash;          /* XXH64_state_t, or NULL: not hashed */
 	uint64_t size;
 };
 
@@ -267,14 +267,17 @@ void store_object_close(struct object_reader *r);
 /* Remove the object and its chunks: 0, or -1 with e (404 if missing). */
 int store_object_delete(struct store *s, const struct object_name *n, struct reply_error *e);
 
-int store_temp_create(struct store *s, struct store_temp *t, struct reply_error *e);
+/* A temp file, hashed as it is written when the XXH64 of its bytes will be
+ * wanted (a PUT's body; not a part: complete reads the parts in order).
+ * 0, or -1 with e. */
+int store_temp_create(struct store *s, struct store_temp *t, bool hashed, struct reply_error *e);
 int store_temp_write(struct store_temp *t, const void *buf, size_t n, struct reply_error *e);
 /* Remove the temp file (after a failure); safe on a consumed temp. */
 void store_temp_discard(struct store_temp *t);
 /* Close the temp's file, keeping its path (what it holds is final), with
  * its stat in st.  0, or -1 with e. */
 int store_temp_close(struct store_temp *t, struct stat *st, struct reply_error *e);
-/* Make the complete temp the object's next version, of one chunk; the temp is consumed either way.  0 (info set), or -1 with e. */
+/* Make the complete hashed temp the object's next version, of one chunk; the temp is consumed either way.  0 (info set), or -1 with e. */
 int store_put(struct store *s, struct store_temp *t, const struct object_name *n,
 	      struct object_info *info, struct reply_error *e);
 /* Make v the object's next version: 0 with info set and v->dir gone, or -1

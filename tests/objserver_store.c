@@ -343,7 +343,7 @@ static int manifest_write(struct store *s, struct store_temp *t, const struct ob
 		free(text);
 		return reply_fail(e, 500, "out of memory");
 	}
-	rc = store_temp_create(s, t, e);
+	rc = store_temp_create(s, t, false, e);
 	if (rc == 0)
 		rc = store_temp_write(t, text, len, e);
 	if (rc == 0)
@@ -596,7 +596,7 @@ int store_object_delete(struct store *s, const struct object_name *n, struct rep
 
 /* ---- writing objects ----------------------------------------------------------------- */
 
-int store_temp_create(struct store *s, struct store_temp *t, struct reply_error *e)
+int store_temp_create(struct store *s, struct store_temp *t, bool hashed, struct reply_error *e)
 {
 	t->fd = -1;
 	t->hash = NULL;
@@ -606,13 +606,14 @@ int store_temp_create(struct store *s, struct store_temp *t, struct reply_error 
 		return reply_fail(e, 500, "store path too long");
 	}
 	t->fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	t->hash = XXH64_createState();
-	if (t->fd < 0 || !t->hash) {
+	t->hash = hashed ? XXH64_createState() : NULL;
+	if (t->fd < 0 || (hashed && !t->hash)) {
 		reply_fail(e, 500, "create %s: %s", t->path, strerror(errno));
 		store_temp_discard(t);
 		return -1;
 	}
-	XXH64_reset(t->hash, 0);
+	if (hashed)
+		XXH64_reset(t->hash, 0);
 	return 0;
 }
 
@@ -620,7 +621,8 @@ int store_temp_write(struct store_temp *t, const void *buf, size_t n, struct rep
 {
 	const char *p = buf;
 
-	XXH64_update(t->hash, buf, n);
+	if (t->hash)
+		XXH64_update(t->hash, buf, n);
 	t->size += n;
 	while (n > 0) {
 		ssize_t done = write(t->fd, p, n);

@@ -186,9 +186,10 @@ static void serve_get(struct exchange *x)
 	store_object_close(&r);
 }
 
-/* The request body into a new temp file of the store: 0, or -1 with e
- * and nothing left behind. */
-static int receive_body(struct exchange *x, struct store_temp *t, struct reply_error *e)
+/* The request body into a new temp file of the store, hashed or not (see
+ * store_temp_create): 0, or -1 with e and nothing left behind. */
+static int receive_body(struct exchange *x, struct store_temp *t, bool hashed,
+			struct reply_error *e)
 {
 	struct http_request *rq = x->rq;
 	char *buf = malloc(BODY_BUFFER_SIZE);
@@ -196,7 +197,7 @@ static int receive_body(struct exchange *x, struct store_temp *t, struct reply_e
 
 	if (!buf)
 		return reply_fail(e, 500, "out of memory");
-	if (store_temp_create(x->store, t, e) < 0) {
+	if (store_temp_create(x->store, t, hashed, e) < 0) {
 		free(buf);
 		return -1;
 	}
@@ -220,7 +221,8 @@ static void serve_put(struct exchange *x)
 
 	if (fault_fired(x, COUNT_PUT, false))
 		return;
-	if (receive_body(x, &t, &e) < 0 || store_put(x->store, &t, &x->name, &info, &e) < 0) {
+	if (receive_body(x, &t, true, &e) < 0 ||
+	    store_put(x->store, &t, &x->name, &info, &e) < 0) {
 		respond_failure(x->rq, &e);
 		return;
 	}
@@ -325,7 +327,7 @@ static void serve_part(struct exchange *x)
 	known = upload_note_attempt(x->store, x->upload_id, &x->name, part, &retry, &e);
 	if (fault_fired(x, COUNT_PART, retry))
 		return;
-	if (known < 0 || receive_body(x, &t, &e) < 0 ||
+	if (known < 0 || receive_body(x, &t, false, &e) < 0 ||
 	    upload_put_part(x->store, x->upload_id, &x->name, part, &t, &e) < 0)
 		respond_failure(x->rq, &e);
 	else
