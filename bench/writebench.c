@@ -17,13 +17,11 @@
  *        b. nginx with WebDAV PUT: no multipart there, so aisfile streams
  *           one chunked PUT.
  *      The aisfile rows show the seconds spent in fclose: the parts still
- *      in flight, then the commit.  The object server's mpt-complete copies
- *      every part into the object file (AIStore's keeps the parts as the
- *      object's chunks and only reads them once for the checksum), so on it
- *      a multipart upload writes each byte twice to the store, the second
- *      time after the last part.  The peak RSS of the aisfile upload to the
- *      target, against the header's bound of (connections + 1) x
- *      part_size.
+ *      in flight, then the commit.  The object server's mpt-complete keeps
+ *      the parts as the object's chunks, as AIStore does, and reads them
+ *      once for the whole object's checksum, after the last part.  The peak
+ *      RSS of the aisfile upload to the target, against the header's bound
+ *      of (connections + 1) x part_size.
  *   2. Throttled: tests/faultproxy with upslow:THROTTLE_RATE on every
  *      connection, in front of the target; 256 MiB with connections=4
  *      against connections=1 (8 MiB parts), and curl -T through the same
@@ -32,7 +30,8 @@
  *      gateway would throttle the first request only: the gateway's 307
  *      sends each part to the target directly.)
  *
- * Every upload is compared with its file byte for byte afterwards, and the
+ * Every upload is compared with its file byte for byte afterwards (the
+ * object server's fetched with a GET: it keeps objects as chunks), and the
  * object server's counters say how it arrived (parts or one PUT).  Each
  * row is the median of --reps rounds, the contenders in turn.  Results go
  * to stdout, ending with a Markdown table for the README; progress to
@@ -100,8 +99,8 @@
 #define GOAL_VS_CURL 0.90
 #define GOAL_THROTTLED 3.5
 
-/* The sources, a stored copy at a time, a multipart upload's parts and
- * the object they are joined into, plus room. */
+/* The sources, a stored object at a time and the copy of it fetched to
+ * check it, plus room. */
 #define SPACE_NEEDED (4 * GIB)
 
 /* A run still going after WATCHDOG_BASE_S plus one second per
@@ -115,8 +114,9 @@ struct destination {
 	const char *label;
 	char url_base[128];      /* the object's name is appended */
 	const char *url_query;   /* after the name */
-	char stored_dir[PATH_MAX]; /* where the server puts the object on disk */
-	int counters_port;       /* an objserver's, for /_ctl; 0: none */
+	char stored_dir[PATH_MAX]; /* nginx: where it puts the object on disk */
+	int counters_port;       /* an objserver target's, for /_ctl and to fetch
+				  * and delete what was stored; 0: nginx */
 };
 
 /* One contender: curl -T (chunked: with Transfer-Encoding: chunked, as a
@@ -212,8 +212,6 @@ static void start_target(void)
 					      .counters_port = wb.target.port };
 	snprintf(wb.to_target.url_base, sizeof(wb.to_target.url_base),
 		 "http://127.0.0.1:%d/v1/objects/bench/", wb.target.port);
-	if (bench_path_join(wb.to_target.stored_dir, store, "bench") < 0)
-		bench_die("work dir path too long: %s", bench_ctx.workdir);
 }
 
 /* "upslow:N*": every connection, the first and all after it, is throttled. */
@@ -302,20 +300,14 @@ static int read_counters(const struct destination *d, struct sample *out)
 
 /* ---- checking what arrived --------------------------------------------------------- */
 
-/* The stored object must be the source, byte for byte; it is removed
- * afterwards (a file put there or removed by hand is fine with both
- * servers), so that the next run starts from nothing. */
-static int check_stored(const struct destination *d, const struct contender *c,
-			const char *source)
+/* Whether stored holds the bytes of source: 0, or -1 after saying where
+ * they differ. */
+static int compare_files(const char *source, const char *stored)
 {
-	char stored[PATH_MAX];
-	int a, b, rc = 0;
+	int a = open(source, O_RDONLY | O_CLOEXEC), b = open(stored, O_RDONLY | O_CLOEXEC);
 	uint64_t offset = 0;
+	int rc = 0;
 
-	if (bench_path_join(stored, d->stored_dir, c->object) < 0)
-		return bench_fail("path too long: %s/%s", d->stored_dir, c->object);
-	a = open(source, O_RDONLY | O_CLOEXEC);
-	b = open(stored, O_RDONLY | O_CLOEXEC);
 	if (a < 0 || b < 0) {
 		rc = bench_fail("open %s: %s", a < 0 ? source : stored, strerror(errno));
 	} else {
@@ -336,8 +328,59 @@ static int check_stored(const struct destination *d, const struct contender *c,
 		close(a);
 	if (b >= 0)
 		close(b);
-	if (unlink(stored) < 0 && errno != ENOENT)
-		bench_fail("unlink %s: %s", stored, strerror(errno));
+	return rc;
+}
+
+/* The object server's copy of c's object, fetched with a GET from the
+ * target (not through the proxy) into path: it keeps a manifest and chunk
+ * files (tests/objserver.h), not the object's bytes in one file. */
+static int fetch_stored(const struct destination *d, const struct contender *c, const char *path)
+{
+	char url[256];
+	char *argv[] = { "curl", "-sSf", "--max-time", "300", "-o", (char *)path, url, NULL };
+	struct bench_child_result res;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/objects/bench/%s?provider=ais",
+		 d->counters_port, c->object);
+	return bench_run_child(argv, environ, NULL, &res);
+}
+
+static int delete_stored(const struct destination *d, const struct contender *c)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/v1/objects/bench/%s?provider=ais", c->object);
+	if (bench_http_request(d->counters_port, "DELETE", path, CTL_TIMEOUT_MS, NULL, 0) != 200)
+		return bench_fail("objserver: DELETE %s failed", path);
+	return 0;
+}
+
+/* The stored object must be the source, byte for byte; it is removed
+ * afterwards, so that the next run starts from nothing.  nginx's is a file
+ * in its directory; the object server's is fetched, then deleted with a
+ * request. */
+static int check_stored(const struct destination *d, const struct contender *c,
+			const char *source)
+{
+	char stored[PATH_MAX];
+	int rc;
+
+	if (d->counters_port == 0) {
+		if (bench_path_join(stored, d->stored_dir, c->object) < 0)
+			return bench_fail("path too long: %s/%s", d->stored_dir, c->object);
+		rc = compare_files(source, stored);
+		if (unlink(stored) < 0 && errno != ENOENT)
+			bench_fail("unlink %s: %s", stored, strerror(errno));
+		return rc;
+	}
+	if (bench_path_join(stored, wb.datadir, "fetched.bin") < 0)
+		return bench_fail("path too long: %s", wb.datadir);
+	rc = fetch_stored(d, c, stored);
+	if (rc == 0)
+		rc = compare_files(source, stored);
+	unlink(stored);
+	if (delete_stored(d, c) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -598,7 +641,7 @@ static void report_big(const struct series *to_target, const struct series *to_n
 	if (to_target[C_AISFILE].ok && wb.big_bytes > (connections + 1) * part)
 		printf("  before fclose, all parts but the last %" PRIu64 " x %s were answered: at "
 		       "least %.1f MB/s;\n  fclose (those parts, then mpt-complete: the object server "
-		       "copies the parts into the object) %.3f s\n", connections + 1,
+		       "reads the parts once for the checksum) %.3f s\n", connections + 1,
 		       bench_format_size(part_text, sizeof(part_text), part),
 		       median_mbps_before_close(&to_target[C_AISFILE], wb.big_bytes,
 						(connections + 1) * part),

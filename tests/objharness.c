@@ -425,21 +425,126 @@ int objsrv_leftovers(void)
 
 /* ---- files ------------------------------------------------------------------------ */
 
-unsigned char *objsrv_read_object(const char *bucket, const char *obj, size_t *len)
-{
-	char path[PATH_MAX];
-	struct stat st;
+/* A stored object's manifest (its format: tests/objserver.h): where its
+ * chunks are and how big each is. */
+struct manifest {
+	char chunks[PATH_MAX];   /* the chunk directory */
+	uint64_t size;
+	uint64_t *sizes;         /* malloc'd, count of them */
+	size_t count;
+};
 
+/* Read bucket/obj's manifest into m: 0, or -1 with errno (ENOENT when there
+ * is no such object, EIO when the manifest is broken). */
+static int manifest_load(const char *bucket, const char *obj, struct manifest *m)
+{
+	char path[PATH_MAX], id[65];
+	unsigned long long version, size, count, total = 0;
+	const char *p;
+	char *text;
+	int used = 0;
+
+	memset(m, 0, sizeof(*m));
 	if (snprintf(path, sizeof(path), "%s/%s/%s", objsrv.store, bucket, obj) >= (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
-		return NULL;
+		return -1;
 	}
-	/* A directory holds other objects; it is not one. */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		errno = ENOENT;
-		return NULL;
+	text = harness_read_file(path, NULL);
+	if (!text) {
+		/* A directory holds other objects; it is not one. */
+		if (errno == EISDIR || errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
 	}
-	return (unsigned char *)harness_read_file(path, len);
+	if (sscanf(text, "objserver-object 1 version %llu size %llu xxh64 %*x chunks %64s %llu%n",
+		   &version, &size, id, &count, &used) == 4 && count > 0 && count < 1000000 &&
+	    snprintf(m->chunks, sizeof(m->chunks), "%s/.objserver/chunks/%s", objsrv.store, id) <
+		    (int)sizeof(m->chunks))
+		m->sizes = malloc(count * sizeof(*m->sizes));
+	for (p = text + used; m->sizes && m->count < count; m->count++) {
+		char *end;
+
+		m->sizes[m->count] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		total += m->sizes[m->count];
+		p = end;
+	}
+	free(text);
+	if (!m->sizes || m->count != count || total != size) {
+		free(m->sizes);
+		m->sizes = NULL;
+		errno = EIO;
+		return -1;
+	}
+	m->size = size;
+	return 0;
+}
+
+/* Bytes [offset, offset + n) of the object m describes (fewer past its
+ * end) into buf, from its chunk files: the count, or -1 with errno EIO. */
+static ssize_t read_chunks(const struct manifest *m, void *buf, size_t n, uint64_t offset)
+{
+	uint64_t at = 0, end = offset + n < m->size ? offset + n : m->size;
+	size_t done = 0;
+
+	for (size_t i = 0; i < m->count && at < end; at += m->sizes[i], i++) {
+		uint64_t first = offset > at ? offset - at : 0;
+		uint64_t last = end - at < m->sizes[i] ? end - at : m->sizes[i];
+		char path[PATH_MAX + 32];
+		ssize_t got = -1;
+		int fd;
+
+		if (first >= last)
+			continue;
+		snprintf(path, sizeof(path), "%s/part-%010zu", m->chunks, i + 1);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			got = pread(fd, (char *)buf + done, last - first, (off_t)first);
+			close(fd);
+		}
+		if (got != (ssize_t)(last - first)) {
+			errno = EIO;
+			return -1;
+		}
+		done += last - first;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t objsrv_pread_object(const char *bucket, const char *obj, void *buf, size_t n,
+			    uint64_t offset, uint64_t *size)
+{
+	struct manifest m;
+	ssize_t got;
+
+	if (manifest_load(bucket, obj, &m) < 0)
+		return -1;
+	if (size)
+		*size = m.size;
+	got = read_chunks(&m, buf, n, offset);
+	free(m.sizes);
+	return got;
+}
+
+unsigned char *objsrv_read_object(const char *bucket, const char *obj, size_t *len)
+{
+	unsigned char *bytes = NULL;
+	struct manifest m;
+
+	if (manifest_load(bucket, obj, &m) < 0)
+		return NULL;
+	if (m.size < SIZE_MAX)
+		bytes = malloc((size_t)m.size + 1);
+	if (bytes && read_chunks(&m, bytes, (size_t)m.size, 0) == (ssize_t)m.size) {
+		bytes[m.size] = '\0';
+		*len = (size_t)m.size;
+	} else {
+		free(bytes);
+		bytes = NULL;
+	}
+	free(m.sizes);
+	return bytes;
 }
 
 const char *objsrv_store_dir(void)

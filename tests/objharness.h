@@ -21,6 +21,8 @@
 #define AISFILE_TESTS_OBJHARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #define OBJSRV_TARGETS 2
 /* objsrv_log()'s name for the gateway; targets are 0..OBJSRV_TARGETS-1. */
@@ -75,9 +77,16 @@ int objsrv_fault(const char *op, int nth, const char *action, long long after);
 int objsrv_leftovers(void);
 
 /* malloc'd copy of the stored object's bytes read straight from the store
- * directory (bucket and obj as stored: not percent-encoded), *len set.
- * NULL with errno ENOENT if there is no such object.  Caller frees. */
+ * directory (bucket and obj as stored: not percent-encoded): its manifest,
+ * then its chunks (the layout is in tests/objserver.h), *len set.  NULL
+ * with errno ENOENT if there is no such object, EIO if what is stored is
+ * broken.  Caller frees. */
 unsigned char *objsrv_read_object(const char *bucket, const char *obj, size_t *len);
+/* The same for bytes [offset, offset + n) of it (fewer past its end) into
+ * buf, and its size into *size (unless NULL): the count of bytes, or -1
+ * with errno as above. */
+ssize_t objsrv_pread_object(const char *bucket, const char *obj, void *buf, size_t n,
+			    uint64_t offset, uint64_t *size);
 /* The store directory (DIR/objstore).  Valid until harness_stop(). */
 const char *objsrv_store_dir(void);
 /* malloc'd NUL-terminated access log of a node (OBJSRV_GATEWAY or a target

@@ -38,23 +38,38 @@
  *           Ais-Checksum-Type: xxhash2, Ais-Checksum-Value (XXH64, seed 0,
  *           16 lowercase hex digits, of the whole object even for a range)
  *   HEAD    the same headers, no body
- *   PUT     the body becomes the object, atomically (temp file + rename);
- *           a body cut short leaves the old object and no temp file
+ *   PUT     the body becomes the object (of one chunk), atomically; a
+ *           body cut short leaves the old object and no temp file
  *   DELETE  removes the object
  *   multipart, as api/mpt.go sends it:
  *   POST {"action":"mpt-upload"}            200, body = the upload ID
  *   PUT ?uploadId=ID&partNumber=N (N >= 1)  200, stores part N; sending N
  *                                           again replaces it (a retry)
  *   POST ?uploadId=ID {"action":"mpt-complete","value":[{"part-number":1,
- *        "etag":""},...]}  concatenates the parts into the object atomically
- *        and removes the upload.  As AIStore: the sorted list must be
- *        exactly 1..N (else 400) and name every part uploaded (else 501);
+ *        "etag":""},...]}  makes the parts, in order, the object's chunks,
+ *        atomically and without copying them (they are read once, for the
+ *        checksum), which ends the upload.  As AIStore: the sorted list must
+ *        be exactly 1..N (else 400) and name every part uploaded (else 501);
  *        a listed part never uploaded is 400.  Nothing is committed on error.
  *   DELETE ?uploadId=ID {"action":"mpt-abort"}  removes the upload
  *   An unknown upload ID is 404.  Buckets need no creating.
  * Errors are AIStore's JSON (application/json): {"message","method",
  * "url_path","remote_addr","caller","node","status"}; for HEAD in the
  * Hdr-Error header instead of a body.
+ *
+ * Objects are stored as AIStore stores a completed multipart upload
+ * (core/ufest.go): the object's path in the store holds a small manifest
+ * (its size, version, XXH64, and the sizes of its chunks), and the bytes
+ * are chunk files in a directory of that version's own; the layout is in
+ * objserver.h.  mpt-complete renames the upload's directory, parts and
+ * all, into place as the chunks; a PUT's body is one chunk.  So every byte
+ * is written to the store once.  The one atomic step of a commit is the
+ * rename of the new manifest over the old, under the store's lock, under
+ * which readers open the chunks they send: a GET sees the old version or
+ * the new one, whole, however long it takes.  The old version's chunks are
+ * removed after the switch.  A node killed mid-commit leaves the old object
+ * and at most a chunk directory that no manifest names, which is counted in
+ * /_ctl/uploads (tmp) until the next node to start removes it.
  *
  * The gateway (-g) answers every object request with a redirect to the
  * target that owns the object, FNV-1a of "BUCKET/OBJECT" modulo the target
@@ -73,8 +88,9 @@
  *                       the gateway sent, faults fired
  *   GET  /_ctl/uploads  "uploads=U parts=P tmp=T" and a line "ID BUCKET/
  *                       OBJECT parts=N" per unfinished upload; tmp counts
- *                       temp files of bodies being received (and uploads
- *                       being deleted)
+ *                       temp files of bodies being received, uploads and
+ *                       old chunks being deleted, and chunks left by a
+ *                       node killed mid-commit
  *   POST /_ctl/fault?op=OP&nth=N&do=ACTION[&after=BYTES]
  *                       arm a one-shot fault on the Nth request of kind OP
  *                       (mpt-upload, part, complete, abort, put, get, head,
@@ -107,6 +123,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -440,6 +457,18 @@ static void parse_targets(char *list)
 		usage();
 }
 
+/* A GET holds a file open for every chunk it sends: allow as many files as
+ * the system lets us. */
+static void raise_file_limit(void)
+{
+	struct rlimit files;
+
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+		files.rlim_cur = files.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &files);
+	}
+}
+
 /* Connection threads own nothing that needs tidying; temp files of a
  * request in flight are swept when a node next opens the store. */
 static void exit_on_signal(int signal_number)
@@ -475,6 +504,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_file_limit();
 	sigaction(SIGTERM, &exit_action, NULL);
 	sigaction(SIGINT, &exit_action, NULL);
 	if (store_open(&server.store, store) < 0)

@@ -119,6 +119,13 @@ ssize_t http_body_read(struct http_request *rq, void *buf, size_t n);
 int http_body_read_all(struct http_request *rq, size_t limit, char **out, size_t *len,
 		       struct reply_error *e);
 
+/* length bytes of fd from offset: a piece of a response body. */
+struct file_piece {
+	int fd;
+	off_t offset;
+	uint64_t length;
+};
+
 /*
  * Answer rq with status, headers (complete lines, each ending "\r\n", or
  * NULL) and body[0..len) (no body for HEAD; Content-Length says len even
@@ -128,9 +135,10 @@ int http_body_read_all(struct http_request *rq, size_t limit, char **out, size_t
  */
 int http_respond(struct http_request *rq, int status, const char *headers,
 		 const void *body, size_t len);
-/* The same with length bytes of fd from offset as the body. */
-int http_respond_file(struct http_request *rq, int status, const char *headers,
-		      int fd, off_t offset, uint64_t length);
+/* The same with the files' bytes pieces[0..count), one after the other, as
+ * the body: Content-Length says their sum. */
+int http_respond_pieces(struct http_request *rq, int status, const char *headers,
+			const struct file_piece *pieces, size_t count);
 /* Reset the connection (RST, no answer): what a fault "cut" does. */
 void http_abort(struct http_request *rq);
 
@@ -146,17 +154,44 @@ int http_query_get(const char *query, const char *key, char *out, size_t n);
 /*
  * Layout of a store directory, shared by every node of one cluster:
  *
- *   STORE/BUCKET/OBJECT          the object's bytes, nothing else
- *   STORE/.objserver/meta/INODE  "VERSION SIZE MTIME_NS XXH64\n" of the
- *                                object file with that inode
- *   STORE/.objserver/uploads/ID/ one multipart upload: "object" (bucket,
- *                                NUL, object name), part-NNNNNNNNNN files,
- *                                seen-N markers (part N was sent before)
- *   STORE/.objserver/tmp/        bodies being received, PID.SEQ.RANDOM
- *   STORE/.objserver/trash/      uploads being removed, PID.ID
+ *   STORE/BUCKET/OBJECT          the object's manifest (below), nothing else
+ *   STORE/.objserver/chunks/ID/  the bytes of one object version: chunks
+ *                                part-NNNNNNNNNN (1..COUNT, in order), and
+ *                                "object": bucket, NUL, object name (whose)
+ *   STORE/.objserver/uploads/ID/ one multipart upload: "object", part-
+ *                                NNNNNNNNNN files, seen-N markers (part N
+ *                                was sent before); mpt-complete renames the
+ *                                directory to chunks/ID
+ *   STORE/.objserver/tmp/        bodies being received, manifests being
+ *                                written, a PUT's chunk directory being
+ *                                made: PID.SEQ.RANDOM
+ *   STORE/.objserver/trash/      uploads and replaced versions' chunks
+ *                                being removed, PID.ID
  *   STORE/.objserver/state       counters and armed faults (struct in
- *                                objserver_store.c), under flock
- *   STORE/.objserver/lock        flock'd while objects are renamed in
+ *                                objserver_state.c), under flock
+ *   STORE/.objserver/lock        flock'd: shared to read a manifest and
+ *                                open its chunks, exclusive to change one
+ *
+ * A manifest is text, one field a line, every number decimal but XXH64:
+ *
+ *   objserver-object 1
+ *   version VERSION               1 for the first version
+ *   size SIZE                     the object's bytes: the chunks' sum
+ *   xxh64 HEX16                   XXH64, seed 0, of the whole object
+ *   chunks ID COUNT               its chunk directory, COUNT >= 1 chunks
+ *   SIZE-OF-CHUNK-1
+ *   ...
+ *   SIZE-OF-CHUNK-COUNT
+ *
+ * (AIStore's chunk manifest, core/ufest.go, in short).  The ETag is the
+ * XXH64.  A commit, all under the exclusive lock: the manifest is written
+ * to tmp/, the new chunk directory renamed to chunks/ID, the manifest
+ * renamed over the object (the switch, the one step a reader can see), the
+ * old version's chunk directory renamed into trash/, and removed once the
+ * lock is let go.  A reader reads the manifest and opens the chunks it will
+ * send under the shared lock.  A chunk directory whose owner's manifest
+ * names another (a node killed mid-commit) is removed by the next node to
+ * start.
  *
  * Bucket names cannot start with '.', so .objserver never clashes.
  */
@@ -173,48 +208,84 @@ struct object_name {
 
 /* What a reader or writer learns about an object. */
 struct object_info {
-	int fd;              /* open for reading (store_object_open only) */
 	uint64_t size;
 	uint64_t version;    /* 1 for the first version */
 	uint64_t cksum;      /* XXH64, seed 0, of the whole object */
 };
 
+/* An object open for reading: bytes [from, from + length) of one version,
+ * as pieces of its chunk files, in order. */
+struct object_reader {
+	struct object_info info;
+	uint64_t from, length;
+	struct file_piece *pieces;   /* malloc'd, count of them; fds open */
+	size_t count;
+};
+
+/* Which bytes of an object of size bytes a reader will send: [*from,
+ * *from + *length), *length 0 for none (a HEAD, an unsatisfiable range). */
+typedef void choose_bytes_fn(void *arg, uint64_t size, uint64_t *from, uint64_t *length);
+
 /* A request body on its way into the store. */
 struct store_temp {
 	int fd;
 	char path[PATH_MAX];
-	void *hash;          /* XXH64_state_t */
+	void *hash;          /* XXH64_state_t, or NULL: not hashed */
 	uint64_t size;
 };
 
+/* The chunks of an object's next version, ready for store_commit(): dir
+ * holds part-NNNNNNNNNN (1..count, sizes[i - 1] bytes each) and "object",
+ * and becomes chunks/id. */
+struct new_version {
+	const char *dir;
+	const char *id;
+	const uint64_t *sizes;
+	size_t count;
+	uint64_t cksum;      /* XXH64 of the whole */
+};
+
+/* Upload and chunk directory IDs we make: 16 hex digits. */
+#define STORE_ID_BYTES 8
 #define UPLOAD_ID_MAX 64
 
 /* Create the layout under root (which must exist) and remove what dead
- * processes left in tmp/ and trash/.  0 or -1 with a message on stderr. */
+ * processes left in tmp/, trash/ and chunks/.  0 or -1 with a message on
+ * stderr. */
 int store_open(struct store *s, const char *root);
 
 /* Split "/v1/objects/BUCKET/OBJECT" (raw, percent-encoded) into n.
  * 0, or -1 with e: 400 for a name that is malformed or would escape. */
 int object_name_parse(const char *raw_path, struct object_name *n, struct reply_error *e);
 
-/* Open the object for reading with its size, version and checksum: 0, or
- * -1 with e (404 if there is no such object).  The caller closes info->fd. */
-int store_object_open(struct store *s, const struct object_name *n,
-		      struct object_info *info, struct reply_error *e);
-/* Remove the object: 0, or -1 with e (404 if missing). */
+/* Open the object for reading: its manifest, then (choose says which bytes,
+ * once the size is known) the chunks that hold them.  0, or -1 with e (404
+ * if there is no such object).  The caller calls store_object_close(). */
+int store_object_open(struct store *s, const struct object_name *n, choose_bytes_fn *choose,
+		      void *arg, struct object_reader *r, struct reply_error *e);
+void store_object_close(struct object_reader *r);
+/* Remove the object and its chunks: 0, or -1 with e (404 if missing). */
 int store_object_delete(struct store *s, const struct object_name *n, struct reply_error *e);
 
-int store_temp_create(struct store *s, struct store_temp *t, struct reply_error *e);
+/* A temp file, hashed as it is written when the XXH64 of its bytes will be
+ * wanted (a PUT's body; not a part: complete reads the parts in order).
+ * 0, or -1 with e. */
+int store_temp_create(struct store *s, struct store_temp *t, bool hashed, struct reply_error *e);
 int store_temp_write(struct store_temp *t, const void *buf, size_t n, struct reply_error *e);
 /* Remove the temp file (after a failure); safe on a consumed temp. */
 void store_temp_discard(struct store_temp *t);
-/* Rename the complete temp into place as the object's next version; the
- * temp is consumed either way.  0 (info set, fd -1), or -1 with e. */
-int store_commit(struct store *s, struct store_temp *t, const struct object_name *n,
+/* Close the temp's file, keeping its path (what it holds is final), with
+ * its stat in st.  0, or -1 with e. */
+int store_temp_close(struct store_temp *t, struct stat *st, struct reply_error *e);
+/* Make the complete hashed temp the object's next version, of one chunk; the temp is consumed either way.  0 (info set), or -1 with e. */
+int store_put(struct store *s, struct store_temp *t, const struct object_name *n,
+	      struct object_info *info, struct reply_error *e);
+/* Make v the object's next version: 0 with info set and v->dir gone, or -1
+ * with e and nothing changed (v->dir still there). */
+int store_commit(struct store *s, const struct object_name *n, const struct new_version *v,
 		 struct object_info *info, struct reply_error *e);
 
 /* What objserver_upload.c and objserver_state.c build on. */
-#define STORE_COPY_BUFFER (1 << 20)
 /* snprintf into a PATH_MAX buffer: 0, or -1 if it did not fit. */
 int store_path(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Remove path and everything under it, as far as possible. */
@@ -223,9 +294,23 @@ void store_remove_tree(const char *path);
  * file description of its own, so that it excludes other threads as well as
  * other processes: the fd to close to let go, or -1. */
 int store_lock(const struct store *s, const char *name, int how);
-/* Close the temp's file, keeping its path (what it holds is final), with
- * its stat in st.  0, or -1 with e. */
-int store_temp_close(struct store_temp *t, struct stat *st, struct reply_error *e);
+/* A new random ID (2 * STORE_ID_BYTES hex digits) into id.  0 or -1. */
+int store_random_id(char id[2 * STORE_ID_BYTES + 1]);
+/* Whether id can be an upload or chunk directory ID (and so a path
+ * component): [0-9A-Za-z_-], at most UPLOAD_ID_MAX. */
+bool store_valid_id(const char *id);
+/* chunks/ID, and the path of chunk or part number in dir. 0, or -1 if too
+ * long. */
+int store_chunk_dir(const struct store *s, const char *id, char *out);
+int store_part_path(char *out, const char *dir, uint64_t number);
+/* Chunk directories that no manifest names (a node was killed mid-commit),
+ * counted, and removed if remove.  -1 on error. */
+long store_orphaned_chunks(struct store *s, bool remove);
+/* Write dir/object, the record of whose upload or chunks dir holds.  0 or
+ * -1 with errno. */
+int store_owner_write(const char *dir, const struct object_name *n);
+/* Read such a record from fd into n: 0, or -1 if it is not one. */
+int store_owner_read(int fd, struct object_name *n);
 
 /* ---- multipart uploads (objserver_upload.c) ------------------------------- */
 
@@ -240,9 +325,10 @@ int upload_note_attempt(struct store *s, const char *id, const struct object_nam
  * one; the temp is consumed either way.  0, or -1 with e. */
 int upload_put_part(struct store *s, const char *id, const struct object_name *n,
 		    int32_t part, struct store_temp *t, struct reply_error *e);
-/* Concatenate parts[0..count) (part numbers, in any order) into the object
- * and remove the upload.  On -1 (e set) nothing was committed and the upload
- * is as it was. */
+/* Make parts[0..count) (part numbers, in any order: sorted here) the
+ * object's chunks, in order, and so end the upload; the parts are read once,
+ * for the object's checksum, and not copied.  On -1 (e set) nothing was
+ * committed and the upload is as it was. */
 int upload_complete(struct store *s, const char *id, const struct object_name *n,
 		    int32_t *parts, size_t count, struct object_info *info,
 		    struct reply_error *e);
@@ -250,7 +336,8 @@ int upload_complete(struct store *s, const char *id, const struct object_name *n
 int upload_abort(struct store *s, const char *id, const struct object_name *n,
 		 struct reply_error *e);
 /* malloc'd "uploads=U parts=P tmp=T\n" and a line "ID BUCKET/OBJECT
- * PARTS" per upload; NULL on error. */
+ * PARTS" per upload; tmp counts tmp/ and trash/ entries and chunk
+ * directories no manifest names.  NULL on error. */
 char *store_leftovers(struct store *s);
 
 /* ---- counters and faults (objserver_state.c) ------------------------------ */

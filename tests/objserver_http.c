@@ -689,25 +689,38 @@ int http_respond(struct http_request *rq, int status, const char *headers,
 	return with_body && !send_all(rq->conn, body, len, 0) ? -1 : 0;
 }
 
-int http_respond_file(struct http_request *rq, int status, const char *headers,
-		      int fd, off_t offset, uint64_t length)
+/* All of piece p to the connection. */
+static bool send_piece(struct http_conn *c, struct file_piece p)
 {
-	bool with_body = !rq->head_only && length > 0;
-
-	if (!send_head(rq, status, headers, length, with_body))
-		return -1;
-	while (with_body && length > 0) {
-		ssize_t sent = sendfile(rq->conn->fd, fd, &offset,
-					length < ((size_t)1 << 30) ? (size_t)length : (size_t)1 << 30);
+	while (p.length > 0) {
+		ssize_t sent = sendfile(c->fd, p.fd, &p.offset,
+					p.length < ((size_t)1 << 30) ? (size_t)p.length : (size_t)1 << 30);
 
 		if (sent < 0 && errno == EINTR)
 			continue;
 		if (sent <= 0) {
-			rq->conn->broken = true;
-			return -1;
+			c->broken = true;
+			return false;
 		}
-		length -= (uint64_t)sent;
+		p.length -= (uint64_t)sent;
 	}
+	return true;
+}
+
+int http_respond_pieces(struct http_request *rq, int status, const char *headers,
+			const struct file_piece *pieces, size_t count)
+{
+	uint64_t length = 0;
+	bool with_body;
+
+	for (size_t i = 0; i < count; i++)
+		length += pieces[i].length;
+	with_body = !rq->head_only && length > 0;
+	if (!send_head(rq, status, headers, length, with_body))
+		return -1;
+	for (size_t i = 0; with_body && i < count; i++)
+		if (!send_piece(rq->conn, pieces[i]))
+			return -1;
 	return 0;
 }
 

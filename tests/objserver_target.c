@@ -131,45 +131,65 @@ static int parse_range(const char *range, uint64_t size, uint64_t *from, uint64_
 	return 1;
 }
 
+/* A GET or HEAD: what it asks for and, once the object's size is known,
+ * what it gets. */
+struct wanted_bytes {
+	const struct http_request *rq;
+	int ranged;          /* parse_range()'s answer; 0 for a HEAD */
+};
+
+/* choose_bytes_fn: the bytes the answer to w->rq sends. */
+static void choose_wanted(void *arg, uint64_t size, uint64_t *from, uint64_t *length)
+{
+	struct wanted_bytes *w = arg;
+
+	*from = 0;
+	*length = size;
+	/* A HEAD describes the whole object, whatever its Range. */
+	w->ranged = w->rq->head_only ? 0 : parse_range(w->rq->range, size, from, length);
+	if (w->rq->head_only || w->ranged < 0)
+		*length = 0;
+}
+
 static void serve_get(struct exchange *x)
 {
 	struct http_request *rq = x->rq;
-	struct object_info info;
+	struct wanted_bytes wanted = { rq, 0 };
+	struct object_reader r;
 	struct reply_error e;
 	char headers[512], with_range[640];
-	uint64_t from = 0, length;
-	int ranged;
 
 	if (fault_fired(x, rq->head_only ? COUNT_HEAD : COUNT_GET, false))
 		return;
-	if (store_object_open(x->store, &x->name, &info, &e) < 0) {
+	if (store_object_open(x->store, &x->name, choose_wanted, &wanted, &r, &e) < 0) {
 		respond_failure(rq, &e);
 		return;
 	}
-	object_headers(headers, sizeof(headers), &info);
-	length = info.size;
-	/* A HEAD describes the whole object, whatever its Range. */
-	ranged = rq->head_only ? 0 : parse_range(rq->range, info.size, &from, &length);
-	if (ranged < 0) {
+	object_headers(headers, sizeof(headers), &r.info);
+	if (wanted.ranged < 0) {
 		snprintf(with_range, sizeof(with_range), "%sContent-Range: bytes */%" PRIu64 "\r\n",
-			 headers, info.size);
+			 headers, r.info.size);
 		respond_error_with(rq, 416, with_range, "range not satisfiable");
 	} else {
 		snprintf(with_range, sizeof(with_range),
 			 "%sContent-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n",
 			 headers);
-		if (ranged)
+		if (wanted.ranged)
 			snprintf(with_range + strlen(with_range), sizeof(with_range) - strlen(with_range),
 				 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
-				 from, from + length - 1, info.size);
-		http_respond_file(rq, ranged ? 206 : 200, with_range, info.fd, (off_t)from, length);
+				 r.from, r.from + r.length - 1, r.info.size);
+		if (rq->head_only)
+			http_respond(rq, 200, with_range, NULL, r.info.size);
+		else
+			http_respond_pieces(rq, wanted.ranged ? 206 : 200, with_range, r.pieces, r.count);
 	}
-	close(info.fd);
+	store_object_close(&r);
 }
 
-/* The request body into a new temp file of the store: 0, or -1 with e
- * and nothing left behind. */
-static int receive_body(struct exchange *x, struct store_temp *t, struct reply_error *e)
+/* The request body into a new temp file of the store, hashed or not (see
+ * store_temp_create): 0, or -1 with e and nothing left behind. */
+static int receive_body(struct exchange *x, struct store_temp *t, bool hashed,
+			struct reply_error *e)
 {
 	struct http_request *rq = x->rq;
 	char *buf = malloc(BODY_BUFFER_SIZE);
@@ -177,7 +197,7 @@ static int receive_body(struct exchange *x, struct store_temp *t, struct reply_e
 
 	if (!buf)
 		return reply_fail(e, 500, "out of memory");
-	if (store_temp_create(x->store, t, e) < 0) {
+	if (store_temp_create(x->store, t, hashed, e) < 0) {
 		free(buf);
 		return -1;
 	}
@@ -201,8 +221,8 @@ static void serve_put(struct exchange *x)
 
 	if (fault_fired(x, COUNT_PUT, false))
 		return;
-	if (receive_body(x, &t, &e) < 0 ||
-	    store_commit(x->store, &t, &x->name, &info, &e) < 0) {
+	if (receive_body(x, &t, true, &e) < 0 ||
+	    store_put(x->store, &t, &x->name, &info, &e) < 0) {
 		respond_failure(x->rq, &e);
 		return;
 	}
@@ -307,7 +327,7 @@ static void serve_part(struct exchange *x)
 	known = upload_note_attempt(x->store, x->upload_id, &x->name, part, &retry, &e);
 	if (fault_fired(x, COUNT_PART, retry))
 		return;
-	if (known < 0 || receive_body(x, &t, &e) < 0 ||
+	if (known < 0 || receive_body(x, &t, false, &e) < 0 ||
 	    upload_put_part(x->store, x->upload_id, &x->name, part, &t, &e) < 0)
 		respond_failure(x->rq, &e);
 	else

@@ -1,8 +1,9 @@
 /*
  * objserver_upload.c - multipart uploads in the store of tests/objserver:
  * start, parts (a resent part replaces the first), complete (the parts
- * concatenated into the object by one atomic commit), abort, and the count
- * of what unfinished uploads leave behind.  Layout: objserver.h.
+ * become the object's chunks by one atomic commit, read once for the
+ * checksum and not copied), abort, and the count of what unfinished uploads
+ * leave behind.  Layout: objserver.h.
  *
  * An upload is a directory, so every node of the cluster sees it.  Its
  * "object" file is also its lock: parts land under a shared flock,
@@ -20,13 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "objserver.h"
 
-#define UPLOAD_ID_BYTES 8
+/* What complete reads the parts with: small enough that each block is
+ * still in the cache when it is hashed (128 KiB read 1 GiB of tmpfs and
+ * hashed it in 0.22 s here, 1 MiB in 0.27 s). */
+#define HASH_BUFFER (128 * 1024)
 
 static int upload_dir(const struct store *s, const char *id, char *out)
 {
@@ -35,54 +39,29 @@ static int upload_dir(const struct store *s, const char *id, char *out)
 
 static int part_path(const struct store *s, const char *id, int32_t part, char *out)
 {
-	return store_path(out, "%s/uploads/%s/part-%010" PRId32, s->sys, id, part);
-}
+	char dir[PATH_MAX];
 
-/* Upload IDs are ours, made of [0-9a-f]; anything else is not one, and
- * must not reach a path. */
-static bool valid_upload_id(const char *id)
-{
-	size_t len = strspn(id, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_");
-
-	return len > 0 && len <= UPLOAD_ID_MAX && !id[len];
+	return upload_dir(s, id, dir) < 0 ? -1 : store_part_path(out, dir, (uint64_t)part);
 }
 
 int upload_create(struct store *s, const struct object_name *n, char id[UPLOAD_ID_MAX + 1],
 		  struct reply_error *e)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	size_t bucket_len = strlen(n->bucket) + 1, object_len = strlen(n->object);
-	unsigned char bytes[UPLOAD_ID_BYTES];
-	int fd, attempts = 0;
+	char dir[PATH_MAX];
+	int attempts = 0;
 
 	do {
-		if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
+		if (store_random_id(id) < 0)
 			return reply_fail(e, 500, "getrandom: %s", strerror(errno));
-		for (size_t i = 0; i < sizeof(bytes); i++)
-			sprintf(id + 2 * i, "%02x", bytes[i]);
 		if (upload_dir(s, id, dir) < 0)
 			return reply_fail(e, 500, "store path too long");
 	} while (mkdir(dir, 0755) < 0 && errno == EEXIST && ++attempts < 5);
-	if (store_path(path, "%s/object", dir) < 0 ||
-	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
-		return reply_fail(e, 500, "create upload %s: %s", dir, strerror(errno));
-	if (write(fd, n->bucket, bucket_len) != (ssize_t)bucket_len ||
-	    write(fd, n->object, object_len) != (ssize_t)object_len) {
-		close(fd);
+	if (store_owner_write(dir, n) < 0) {
+		reply_fail(e, 500, "create upload %s: %s", dir, strerror(errno));
 		store_remove_tree(dir);
-		return reply_fail(e, 500, "write %s: %s", path, strerror(errno));
+		return -1;
 	}
-	close(fd);
 	return 0;
-}
-
-/* The object an upload's "object" file (bucket, NUL, object) names; NULL
- * if owner[0..len) is not such a record. */
-static const char *owner_object(const char *owner, size_t len)
-{
-	const char *nul = memchr(owner, '\0', len);
-
-	return nul ? nul + 1 : NULL;
 }
 
 /* The upload's "object" file, open, after checking that the upload exists
@@ -91,22 +70,20 @@ static const char *owner_object(const char *owner, size_t len)
 static int upload_open(const struct store *s, const char *id, const struct object_name *n,
 		       int how, struct reply_error *e)
 {
-	char path[PATH_MAX], owner[NAME_MAX + 1 + PATH_MAX];
+	char path[PATH_MAX];
+	struct object_name owner;
 	struct stat held, now;
-	ssize_t len;
 	int fd;
 
-	if (!valid_upload_id(id))
+	if (!store_valid_id(id))
 		return reply_fail(e, 400, "invalid upload ID \"%s\"", id);
 	if (store_path(path, "%s/uploads/%s/object", s->sys, id) < 0)
 		return reply_fail(e, 500, "store path too long");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return reply_fail(e, 404, "upload \"%s\" not found", id);
-	len = read(fd, owner, sizeof(owner) - 1);
-	owner[len > 0 ? len : 0] = '\0';
-	if (len < 0 || !owner_object(owner, (size_t)len) || strcmp(owner, n->bucket) != 0 ||
-	    strcmp(owner_object(owner, (size_t)len), n->object) != 0) {
+	if (store_owner_read(fd, &owner) < 0 || strcmp(owner.bucket, n->bucket) != 0 ||
+	    strcmp(owner.object, n->object) != 0) {
 		close(fd);
 		return reply_fail(e, 404, "upload \"%s\" not found for ais://%s/%s", id, n->bucket,
 				  n->object);
@@ -218,22 +195,67 @@ static int check_parts(const struct store *s, const char *id, int32_t *parts, si
 	return 0;
 }
 
-/* Append part file path to t. */
-static int append_part(struct store_temp *t, const char *path, char *buf, struct reply_error *e)
+/* Add the bytes of file path to state: its size in *size.  0, or -1 with e. */
+static int hash_part(const char *path, XXH64_state_t *state, char *buf, uint64_t *size,
+		     struct reply_error *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t got = 0;
 
+	*size = 0;
 	if (fd < 0)
 		return reply_fail(e, 500, "open %s: %s", path, strerror(errno));
-	while ((got = read(fd, buf, STORE_COPY_BUFFER)) != 0) {
+	while ((got = read(fd, buf, HASH_BUFFER)) != 0) {
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got < 0 || store_temp_write(t, buf, (size_t)got, e) < 0)
+		if (got < 0)
 			break;
+		XXH64_update(state, buf, (size_t)got);
+		*size += (uint64_t)got;
 	}
 	close(fd);
-	return got == 0 ? 0 : got < 0 ? reply_fail(e, 500, "read %s: %s", path, strerror(errno)) : -1;
+	return got == 0 ? 0 : reply_fail(e, 500, "read %s: %s", path, strerror(errno));
+}
+
+/* Read parts 1..count of the upload once, in order: their sizes, and the
+ * XXH64 of them all, which is the whole object's (AIStore reads the chunks
+ * so too when it has no checksum of them to combine: core/ufest.go,
+ * ComputeWholeChecksum).  0, or -1 with e. */
+static int hash_parts(const struct store *s, const char *id, size_t count, uint64_t *sizes,
+		      uint64_t *cksum, struct reply_error *e)
+{
+	XXH64_state_t *state = XXH64_createState();
+	char *buf = malloc(HASH_BUFFER), path[PATH_MAX];
+	int rc = state && buf ? 0 : reply_fail(e, 500, "out of memory");
+
+	if (state)
+		XXH64_reset(state, 0);
+	for (size_t i = 0; i < count && rc == 0; i++)
+		rc = part_path(s, id, (int32_t)(i + 1), path) < 0
+			? reply_fail(e, 500, "store path too long")
+			: hash_part(path, state, buf, &sizes[i], e);
+	if (rc == 0)
+		*cksum = XXH64_digest(state);
+	free(buf);
+	XXH64_freeState(state);
+	return rc;
+}
+
+/* The seen-N markers of a completed upload, now in its chunk directory,
+ * which should hold chunks and their owner only. */
+static void remove_markers(const struct store *s, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *entry;
+	DIR *d;
+
+	if (store_chunk_dir(s, id, dir) < 0 || !(d = opendir(dir)))
+		return;
+	while ((entry = readdir(d)))
+		if (strncmp(entry->d_name, "seen-", 5) == 0 &&
+		    store_path(path, "%s/%s", dir, entry->d_name) == 0)
+			unlink(path);
+	closedir(d);
 }
 
 /* Move the upload's directory out of uploads/ at once (later requests for
@@ -252,27 +274,24 @@ int upload_complete(struct store *s, const char *id, const struct object_name *n
 		    int32_t *parts, size_t count, struct object_info *info,
 		    struct reply_error *e)
 {
-	char path[PATH_MAX];
-	struct store_temp t;
-	char *buf = NULL;
+	char dir[PATH_MAX];
+	uint64_t *sizes = malloc((count ? count : 1) * sizeof(*sizes));
+	struct new_version v = { dir, id, sizes, count, 0 };
 	int fd = upload_open(s, id, n, LOCK_EX, e), rc = -1;
 
-	if (fd < 0)
+	if (fd < 0) {
+		free(sizes);
 		return -1;
-	if (check_parts(s, id, parts, count, e) == 0 && store_temp_create(s, &t, e) == 0) {
-		buf = malloc(STORE_COPY_BUFFER);
-		rc = buf ? 0 : reply_fail(e, 500, "out of memory");
-		for (size_t i = 0; i < count && rc == 0; i++)
-			rc = part_path(s, id, parts[i], path) < 0
-				? reply_fail(e, 500, "store path too long") : append_part(&t, path, buf, e);
-		if (rc == 0)
-			rc = store_commit(s, &t, n, info, e);
-		else
-			store_temp_discard(&t);
-		if (rc == 0)
-			upload_remove(s, id);
 	}
-	free(buf);
+	/* check_parts sorts parts: they are 1..count once it agrees. */
+	if (!sizes || upload_dir(s, id, dir) < 0)
+		reply_fail(e, 500, "out of memory or path too long");
+	else if (check_parts(s, id, parts, count, e) == 0 &&
+		 hash_parts(s, id, count, sizes, &v.cksum, e) == 0)
+		rc = store_commit(s, n, &v, info, e);
+	if (rc == 0)
+		remove_markers(s, id);
+	free(sizes);
 	close(fd);
 	return rc;
 }
@@ -306,32 +325,30 @@ static long count_entries(const char *dir)
 /* "ID BUCKET/OBJECT parts=N\n" for one upload, appended to out. */
 static void describe_upload(const struct store *s, const char *id, FILE *out, long *parts)
 {
-	char dir[PATH_MAX], path[PATH_MAX], owner[NAME_MAX + 1 + PATH_MAX];
-	const char *object = NULL;
-	size_t len = 0;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct object_name owner;
+	bool known = false;
 	long count;
-	FILE *f;
+	int fd;
 
 	if (upload_dir(s, id, dir) < 0 || store_path(path, "%s/object", dir) < 0)
 		return;
-	f = fopen(path, "re");
-	if (f) {
-		len = fread(owner, 1, sizeof(owner) - 1, f);
-		fclose(f);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		known = store_owner_read(fd, &owner) == 0;
+		close(fd);
 	}
-	owner[len] = '\0';
-	object = owner_object(owner, len);
 	count = count_parts(dir);
 	*parts += count > 0 ? count : 0;
-	fprintf(out, "%s %s/%s parts=%ld\n", id, object ? owner : "?", object ? object : "?",
-		count);
+	fprintf(out, "%s %s/%s parts=%ld\n", id, known ? owner.bucket : "?",
+		known ? owner.object : "?", count);
 }
 
 char *store_leftovers(struct store *s)
 {
 	char dir[PATH_MAX], *listing = NULL, *text = NULL;
 	size_t listing_len = 0;
-	long uploads = 0, parts = 0, tmp = 0;
+	long uploads = 0, parts = 0, tmp = 0, orphans = store_orphaned_chunks(s, false);
 	FILE *out = open_memstream(&listing, &listing_len);
 	struct dirent *entry;
 	DIR *d;
@@ -353,6 +370,7 @@ char *store_leftovers(struct store *s)
 		tmp += count_entries(dir);
 	if (store_path(dir, "%s/trash", s->sys) == 0)
 		tmp += count_entries(dir);
+	tmp += orphans > 0 ? orphans : 0;
 	if (asprintf(&text, "uploads=%ld parts=%ld tmp=%ld\n%s", uploads, parts, tmp,
 		     listing ? listing : "") < 0)
 		text = NULL;

@@ -94,22 +94,18 @@ static int upload(const char *name, uint64_t size, struct ais_stats *st,
 /* The stored object's size, and SAMPLES pieces of its bytes. */
 static int stored_matches(const char *name, uint64_t size)
 {
-	char path[1024];
 	unsigned char *buf = malloc(PIECE);
-	int fd, ok;
+	uint64_t stored = 0;
+	int ok;
 
-	snprintf(path, sizeof(path), "%s/wbck/%s", objsrv_store_dir(), name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ok = buf && fd >= 0 && lseek(fd, 0, SEEK_END) == (off_t)size;
+	ok = buf && objsrv_pread_object("wbck", name, buf, 0, 0, &stored) == 0 && stored == size;
 	for (int i = 0; ok && i < SAMPLES; i++) {
 		uint64_t at = size / SAMPLES * (uint64_t)i;
 		size_t n = size - at < PIECE ? (size_t)(size - at) : PIECE;
 
-		ok = pread(fd, buf, n, (off_t)at) == (ssize_t)n &&
+		ok = objsrv_pread_object("wbck", name, buf, n, at, NULL) == (ssize_t)n &&
 		     pattern_matches(buf, n, at, 77);
 	}
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	return ok;
 }
