@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY   /* XXH64_state_t's layout: a running hash */
@@ -58,6 +59,8 @@ static int running_hash_land(const char *dir, int32_t part, const char *from,
  * still in the cache when it is hashed (128 KiB read 1 GiB of tmpfs and
  * hashed it in 0.22 s here, 1 MiB in 0.27 s). */
 #define HASH_BUFFER (128 * 1024)
+/* How much of a part is mapped at a time to hash it. */
+#define HASH_WINDOW (8 * 1024 * 1024)
 
 static int upload_dir(const struct store *s, const char *id, char *out)
 {
@@ -222,16 +225,39 @@ static int check_parts(const struct store *s, const char *id, int32_t *parts, si
 	return 0;
 }
 
-/* Add the bytes of file path to state: its size in *size.  0, or -1 with e. */
+/* Add the bytes of file path to state: its size in *size.  0, or -1 with e.
+ * Mapped (the page cache hashed in place: a quarter less time than read()
+ * into buf here), in windows of HASH_WINDOW; read if it cannot be.  A part
+ * is never changed in place (a retry renames a new file over it), so the
+ * mapping stays whole. */
 static int hash_part(const char *path, XXH64_state_t *state, char *buf, uint64_t *size,
 		     struct reply_error *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	ssize_t got = 0;
 
 	*size = 0;
 	if (fd < 0)
 		return reply_fail(e, 500, "open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		while (*size < (uint64_t)st.st_size) {
+			size_t n = (uint64_t)st.st_size - *size < HASH_WINDOW
+				? (size_t)((uint64_t)st.st_size - *size) : HASH_WINDOW;
+			void *m = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
+				       (off_t)*size);
+
+			if (m == MAP_FAILED)
+				break;
+			XXH64_update(state, m, n);
+			munmap(m, n);
+			*size += n;
+		}
+		if (lseek(fd, (off_t)*size, SEEK_SET) < 0) {
+			close(fd);
+			return reply_fail(e, 500, "seek %s: %s", path, strerror(errno));
+		}
+	}
 	while ((got = read(fd, buf, HASH_BUFFER)) != 0) {
 		if (got < 0 && errno == EINTR)
 			continue;
