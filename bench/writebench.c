@@ -641,7 +641,7 @@ static void report_big(const struct series *to_target, const struct series *to_n
 	if (to_target[C_AISFILE].ok && wb.big_bytes > (connections + 1) * part)
 		printf("  before fclose, all parts but the last %" PRIu64 " x %s were answered: at "
 		       "least %.1f MB/s;\n  fclose (those parts, then mpt-complete: the object server "
-		       "reads the parts once for the checksum) %.3f s\n", connections + 1,
+		       "has the checksum from its running hash) %.3f s\n", connections + 1,
 		       bench_format_size(part_text, sizeof(part_text), part),
 		       median_mbps_before_close(&to_target[C_AISFILE], wb.big_bytes,
 						(connections + 1) * part),

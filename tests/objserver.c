@@ -47,8 +47,11 @@
  *                                           again replaces it (a retry)
  *   POST ?uploadId=ID {"action":"mpt-complete","value":[{"part-number":1,
  *        "etag":""},...]}  makes the parts, in order, the object's chunks,
- *        atomically and without copying them (they are read once, for the
- *        checksum), which ends the upload.  As AIStore: the sorted list must
+ *        atomically and without copying them, which ends the upload.
+ *        The checksum is the running XXH64 kept as parts land (each
+ *        hashed once, in order, as soon as those before it are there);
+ *        only if that does not cover exactly the listed parts (a part
+ *        was re-sent after it was hashed) are the parts read again.  As AIStore: the sorted list must
  *        be exactly 1..N (else 400) and name every part uploaded (else 501);
  *        a listed part never uploaded is 400.  Nothing is committed on error.
  *   DELETE ?uploadId=ID {"action":"mpt-abort"}  removes the upload

@@ -160,7 +160,9 @@ int http_query_get(const char *query, const char *key, char *out, size_t n);
  *                                "object": bucket, NUL, object name (whose)
  *   STORE/.objserver/uploads/ID/ one multipart upload: "object", part-
  *                                NNNNNNNNNN files, seen-N markers (part N
- *                                was sent before); mpt-complete renames the
+ *                                was sent before), "hash": the running
+ *                                XXH64 of parts 1..next-1 (objserver_
+ *                                upload.c); mpt-complete renames the
  *                                directory to chunks/ID
  *   STORE/.objserver/tmp/        bodies being received, manifests being
  *                                written, a PUT's chunk directory being
@@ -268,7 +270,7 @@ void store_object_close(struct object_reader *r);
 int store_object_delete(struct store *s, const struct object_name *n, struct reply_error *e);
 
 /* A temp file, hashed as it is written when the XXH64 of its bytes will be
- * wanted (a PUT's body; not a part: complete reads the parts in order).
+ * wanted (a PUT's body; not a part: parts are hashed in order once there).
  * 0, or -1 with e. */
 int store_temp_create(struct store *s, struct store_temp *t, bool hashed, struct reply_error *e);
 int store_temp_write(struct store_temp *t, const void *buf, size_t n, struct reply_error *e);
@@ -326,8 +328,9 @@ int upload_note_attempt(struct store *s, const char *id, const struct object_nam
 int upload_put_part(struct store *s, const char *id, const struct object_name *n,
 		    int32_t part, struct store_temp *t, struct reply_error *e);
 /* Make parts[0..count) (part numbers, in any order: sorted here) the
- * object's chunks, in order, and so end the upload; the parts are read once,
- * for the object's checksum, and not copied.  On -1 (e set) nothing was
+ * object's chunks, in order, and so end the upload; the parts are not
+ * copied, and read again for the checksum only if the running hash does not
+ * cover exactly them.  On -1 (e set) nothing was
  * committed and the upload is as it was. */
 int upload_complete(struct store *s, const char *id, const struct object_name *n,
 		    int32_t *parts, size_t count, struct object_info *info,

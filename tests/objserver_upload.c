@@ -1,8 +1,10 @@
 /*
  * objserver_upload.c - multipart uploads in the store of tests/objserver:
- * start, parts (a resent part replaces the first), complete (the parts
- * become the object's chunks by one atomic commit, read once for the
- * checksum and not copied), abort, and the count of what unfinished uploads
+ * start, parts (a resent part replaces the first; each part is hashed into
+ * the upload's running XXH64 once those before it are there), complete
+ * (the parts become the object's chunks by one atomic commit, not copied;
+ * read again for the checksum only if the running hash does not cover
+ * them), abort, and the count of what unfinished uploads
  * leave behind.  Layout: objserver.h.
  *
  * An upload is a directory, so every node of the cluster sees it.  Its
@@ -21,16 +23,44 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY   /* XXH64_state_t's layout: a running hash */
 #include <xxhash.h>
 
 #include "objserver.h"
+
+/*
+ * The running checksum of an upload (AIStore's streaming whole checksum,
+ * core/ufest.go): its file "hash", written under an exclusive flock of
+ * itself, holds the XXH64 state of parts 1..next-1.  Whenever a part lands,
+ * every part from next on that is there is hashed forward, in order, read
+ * back from the store (it was just written, so from the page cache; a part
+ * that came early waits there for the ones before it).  A part sent again
+ * after it was hashed makes the hash invalid (next 0) for good: complete
+ * then reads every part, as it does when the hash does not cover exactly
+ * the parts listed.  The state is the raw struct: every node runs this same
+ * binary.  An empty or missing file is a hash of nothing yet.
+ */
+struct running_hash {
+	char magic[8];           /* RUNNING_HASH_MAGIC */
+	int32_t next;            /* the next part to hash; 0: invalid */
+	uint32_t unused;
+	XXH64_state_t state;
+};
+
+#define RUNNING_HASH_MAGIC "objhash1"
+
+static int running_hash_land(const char *dir, int32_t part, const char *from,
+			     struct reply_error *e);
 
 /* What complete reads the parts with: small enough that each block is
  * still in the cache when it is hashed (128 KiB read 1 GiB of tmpfs and
  * hashed it in 0.22 s here, 1 MiB in 0.27 s). */
 #define HASH_BUFFER (128 * 1024)
+/* How much of a part is mapped at a time to hash it. */
+#define HASH_WINDOW (8 * 1024 * 1024)
 
 static int upload_dir(const struct store *s, const char *id, char *out)
 {
@@ -131,12 +161,12 @@ int upload_put_part(struct store *s, const char *id, const struct object_name *n
 	 * being completed or aborted. */
 	fd = upload_open(s, id, n, LOCK_SH, e);
 	if (fd >= 0) {
-		if (part_path(s, id, part, path) < 0)
+		/* Still under the shared lock: complete sees the running
+		 * hash whole. */
+		if (upload_dir(s, id, path) < 0)
 			reply_fail(e, 500, "store path too long");
-		else if (rename(t->path, path) < 0)
-			reply_fail(e, 500, "rename %s: %s", path, strerror(errno));
 		else
-			rc = 0;
+			rc = running_hash_land(path, part, t->path, e);
 		if (rc == 0)
 			t->path[0] = '\0';
 		close(fd);
@@ -195,16 +225,39 @@ static int check_parts(const struct store *s, const char *id, int32_t *parts, si
 	return 0;
 }
 
-/* Add the bytes of file path to state: its size in *size.  0, or -1 with e. */
+/* Add the bytes of file path to state: its size in *size.  0, or -1 with e.
+ * Mapped (the page cache hashed in place: a quarter less time than read()
+ * into buf here), in windows of HASH_WINDOW; read if it cannot be.  A part
+ * is never changed in place (a retry renames a new file over it), so the
+ * mapping stays whole. */
 static int hash_part(const char *path, XXH64_state_t *state, char *buf, uint64_t *size,
 		     struct reply_error *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	ssize_t got = 0;
 
 	*size = 0;
 	if (fd < 0)
 		return reply_fail(e, 500, "open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		while (*size < (uint64_t)st.st_size) {
+			size_t n = (uint64_t)st.st_size - *size < HASH_WINDOW
+				? (size_t)((uint64_t)st.st_size - *size) : HASH_WINDOW;
+			void *m = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
+				       (off_t)*size);
+
+			if (m == MAP_FAILED)
+				break;
+			XXH64_update(state, m, n);
+			munmap(m, n);
+			*size += n;
+		}
+		if (lseek(fd, (off_t)*size, SEEK_SET) < 0) {
+			close(fd);
+			return reply_fail(e, 500, "seek %s: %s", path, strerror(errno));
+		}
+	}
 	while ((got = read(fd, buf, HASH_BUFFER)) != 0) {
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -217,9 +270,121 @@ static int hash_part(const char *path, XXH64_state_t *state, char *buf, uint64_t
 	return got == 0 ? 0 : reply_fail(e, 500, "read %s: %s", path, strerror(errno));
 }
 
+/* Open and lock (exclusively) the upload's running hash and read it into h:
+ * the fd, or -1 (no running hash to use or update). */
+static int running_hash_open(const char *dir, struct running_hash *h)
+{
+	char path[PATH_MAX];
+	ssize_t got;
+	int fd;
+
+	if (store_path(path, "%s/hash", dir) < 0 ||
+	    (fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	got = pread(fd, h, sizeof(*h), 0);
+	if (got == 0) {
+		memset(h, 0, sizeof(*h));
+		memcpy(h->magic, RUNNING_HASH_MAGIC, sizeof(h->magic));
+		h->next = 1;
+		XXH64_reset(&h->state, 0);
+	} else if (got != (ssize_t)sizeof(*h) ||
+		   memcmp(h->magic, RUNNING_HASH_MAGIC, sizeof(h->magic)) != 0) {
+		h->next = 0;
+	}
+	return fd;
+}
+
+static bool running_hash_save(int fd, const struct running_hash *h)
+{
+	return pwrite(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h);
+}
+
+/* Make the file from part `part` of the upload whose directory is dir, and
+ * hash forward from next over every part there in a row; if part was
+ * hashed already (a retry), make the running hash invalid first.  Both
+ * under the running hash's lock, so that "hashed already" means this very
+ * part number was, not that another request got to it first.  0, or -1
+ * with e (the part did not land).  A failure to hash fails nothing:
+ * complete falls back to reading the parts. */
+static int running_hash_land(const char *dir, int32_t part, const char *from,
+			     struct reply_error *e)
+{
+	struct running_hash h;
+	struct reply_error ignored;
+	char path[PATH_MAX], *buf = NULL;
+	uint64_t size;
+	int fd;
+
+	if (store_part_path(path, dir, (uint64_t)part) < 0)
+		return reply_fail(e, 500, "store path too long");
+	if ((fd = running_hash_open(dir, &h)) < 0)
+		return reply_fail(e, 500, "open %s/hash: %s", dir, strerror(errno));
+	if (h.next > 0 && part < h.next) {
+		h.next = 0;
+		running_hash_save(fd, &h);
+	}
+	if (rename(from, path) < 0) {
+		reply_fail(e, 500, "rename %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	while (h.next > 0 && h.next < INT32_MAX) {
+		if (store_part_path(path, dir, (uint64_t)h.next) < 0 || access(path, F_OK) < 0)
+			break;
+		if (!buf && !(buf = malloc(HASH_BUFFER)))
+			break;
+		/* The state on disk stays that of the parts before: a
+		 * failure or a kill mid-part leaves it as it was. */
+		if (hash_part(path, &h.state, buf, &size, &ignored) < 0) {
+			h.next = 0;
+			running_hash_save(fd, &h);
+			break;
+		}
+		h.next++;
+		if (!running_hash_save(fd, &h))
+			break;
+	}
+	free(buf);
+	close(fd);
+	return 0;
+}
+
+/* Complete's shortcut: the running hash if it covers exactly parts
+ * 1..count, with the parts' sizes from stat.  0, or -1 to read them all. */
+static int running_hash_use(const struct store *s, const char *id, size_t count,
+			    uint64_t *sizes, uint64_t *cksum)
+{
+	struct running_hash h;
+	struct stat st;
+	char dir[PATH_MAX], path[PATH_MAX];
+	int fd, rc = -1;
+
+	if (upload_dir(s, id, dir) < 0 || (fd = running_hash_open(dir, &h)) < 0)
+		return -1;
+	if (h.next > 0 && (size_t)h.next == count + 1) {
+		rc = 0;
+		for (size_t i = 0; i < count && rc == 0; i++)
+			if (store_part_path(path, dir, (uint64_t)(i + 1)) < 0 ||
+			    stat(path, &st) < 0)
+				rc = -1;
+			else
+				sizes[i] = (uint64_t)st.st_size;
+		if (rc == 0)
+			*cksum = XXH64_digest(&h.state);
+	}
+	close(fd);
+	return rc;
+}
+
 /* Read parts 1..count of the upload once, in order: their sizes, and the
- * XXH64 of them all, which is the whole object's (AIStore reads the chunks
- * so too when it has no checksum of them to combine: core/ufest.go,
+ * XXH64 of them all, which is the whole object's: the last resort, when the
+ * running hash does not cover them (AIStore reads the chunks so too when it
+ * has no streaming checksum nor checksums of them to combine: core/ufest.go,
  * ComputeWholeChecksum).  0, or -1 with e. */
 static int hash_parts(const struct store *s, const char *id, size_t count, uint64_t *sizes,
 		      uint64_t *cksum, struct reply_error *e)
@@ -252,7 +417,8 @@ static void remove_markers(const struct store *s, const char *id)
 	if (store_chunk_dir(s, id, dir) < 0 || !(d = opendir(dir)))
 		return;
 	while ((entry = readdir(d)))
-		if (strncmp(entry->d_name, "seen-", 5) == 0 &&
+		if ((strncmp(entry->d_name, "seen-", 5) == 0 ||
+		     strcmp(entry->d_name, "hash") == 0) &&
 		    store_path(path, "%s/%s", dir, entry->d_name) == 0)
 			unlink(path);
 	closedir(d);
@@ -287,7 +453,8 @@ int upload_complete(struct store *s, const char *id, const struct object_name *n
 	if (!sizes || upload_dir(s, id, dir) < 0)
 		reply_fail(e, 500, "out of memory or path too long");
 	else if (check_parts(s, id, parts, count, e) == 0 &&
-		 hash_parts(s, id, count, sizes, &v.cksum, e) == 0)
+		 (running_hash_use(s, id, count, sizes, &v.cksum) == 0 ||
+		  hash_parts(s, id, count, sizes, &v.cksum, e) == 0))
 		rc = store_commit(s, n, &v, info, e);
 	if (rc == 0)
 		remove_markers(s, id);
