@@ -432,9 +432,7 @@ static int send_request(struct fetcher *f)
 	range.send = first || range.from > 0 || range.to >= 0;
 	if (aisi_http_start(f->http, o->cfg, f->req_url, &range, *etag ? etag : NULL,
 	               with_auth, &f->sink) < 0)
-		return errno == ENOMEM ?
-		       fetch_fail(f, ENOMEM, "out of memory starting a request") :
-		       fetch_fail(f, errno, "%s: %s", o->url,
+		return fetch_fail(f, errno, "%s: %s", o->url,
 		                  aisi_http_start_error(f->http));
 	f->req_offset = range.from;
 	f->req_next = range.from;

@@ -261,6 +261,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 /* A setting a request depends on for its safety or its meaning: one that
  * libcurl refuses (an older libcurl than the build's, a TLS backend without
  * it) stops the request instead of sending it without. */
+/* Why a request could not start, in c->start_error: -1 with errno. */
+static int out_of_memory(struct http_conn *c)
+{
+	snprintf(c->start_error, sizeof(c->start_error),
+	         "out of memory starting a request");
+	errno = ENOMEM;
+	return -1;
+}
+
 #define MUST_SET(c, opt, value) \
 	must_set((c), curl_easy_setopt((c)->easy, (opt), (value)), #opt)
 
@@ -270,10 +279,8 @@ static int must_set(struct http_conn *c, CURLcode rc, const char *name)
 		rc = CURLE_UNKNOWN_OPTION;
 	if (rc == CURLE_OK)
 		return 0;
-	if (rc == CURLE_OUT_OF_MEMORY) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (rc == CURLE_OUT_OF_MEMORY)
+		return out_of_memory(c);
 	snprintf(c->start_error, sizeof(c->start_error), "libcurl %s refused "
 	         "%s (%s): the request is not sent without it",
 	         curl_version_info(CURLVERSION_NOW)->version, name + 8,
@@ -599,10 +606,8 @@ static int start(struct http_conn *c, const struct ais_config *cfg,
 	c->cfg = cfg;
 	if ((range->send || (if_match && *if_match) || cfg->headers ||
 	     cfg->token || body) &&
-	    !(headers = build_headers(cfg, range, if_match, with_auth, body))) {
-		errno = ENOMEM;
-		return -1;
-	}
+	    !(headers = build_headers(cfg, range, if_match, with_auth, body)))
+		return out_of_memory(c);
 	aisi_http_free_headers(c->request_headers);
 	c->request_headers = headers;
 	c->start_error[0] = '\0';
@@ -625,10 +630,8 @@ static int start(struct http_conn *c, const struct ais_config *cfg,
 	c->reply_clock_ms = c->pump_left_ms = c->started_ms;
 	c->headers_done = false;
 	c->window_bytes = 0;
-	if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
+		return out_of_memory(c);
 	c->active = true;
 	return 0;
 }

@@ -301,9 +301,9 @@ struct http_body {
 /* Send GET url with range, If-Match when if_match is not NULL, and the
  * stream's credentials (token, Authorization and Cookie headers) only when
  * with_auth.  cfg must outlive the request.  Any request in flight is
- * dropped first.  Returns 0, or -1 with errno: ENOMEM, or ENOTSUP when
- * libcurl refused a setting the request depends on (the reason is in
- * aisi_http_start_error()). */
+ * dropped first.  Returns 0, or -1 with errno (ENOMEM, or ENOTSUP when
+ * libcurl refused a setting the request depends on) and the reason in
+ * aisi_http_start_error(). */
 int aisi_http_start(struct http_conn *c, const struct ais_config *cfg,
                const char *url, const struct http_range *range,
                const char *if_match, bool with_auth,

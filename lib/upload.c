@@ -155,9 +155,7 @@ static int send_and_wait(struct upload *u, struct http_result *res)
 	u->refused = 0;
 	if (aisi_http_send(u->http, to->obj->cfg, u->req_url, &u->req->body,
 	                   aisi_redirect_with_auth(&u->route), &sink) < 0)
-		return errno == ENOMEM ?
-		       final(u, ENOMEM, "out of memory starting a request") :
-		       final(u, errno, "%s: %s", u->req_url,
+		return final(u, errno, "%s: %s", u->req_url,
 		             aisi_http_start_error(u->http)), -1;
 	while (aisi_http_pump(u->http, POLL_SLICE_MS, res) == HTTP_PUMP_RUNNING) {
 		if (cancelled(u)) {

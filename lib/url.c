@@ -274,8 +274,7 @@ bool aisi_url_is_aistore(const char *url, const char *resolved)
 {
 	CURLU *h = curl_url();
 	char *path = NULL;
-	size_t scheme_len;
-	bool is = provider_of(url, &scheme_len) != NULL;
+	bool is = aisi_url_is_store(url);
 
 	if (!is && h && curl_url_set(h, CURLUPART_URL, resolved, 0) == CURLUE_OK &&
 	    curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK)
